@@ -1,0 +1,1 @@
+"""Restorative Gloucestershire enquiry assistant: the code behind the Rasa actions and the website."""

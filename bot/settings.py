@@ -1,0 +1,116 @@
+"""Configuration read from environment variables, with embedded defaults.
+
+Every setting has a default that works on a fresh clone (SQLite files under var/, no mail server,
+everything on loopback), so `make run` needs no configuration. Production sets the RG_* variables.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional, Tuple
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+
+CONTACT_EMAIL = "contactus@restorativegloucestershire.co.uk"  # facts.md section 0
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if raw.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.strip().lower() in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+def _list(env: Mapping[str, str], name: str, default: Tuple[str, ...]) -> Tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return tuple(item.strip().rstrip("/") for item in raw.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: Optional[str]
+    password: Optional[str] = field(repr=False)
+    starttls: bool
+    sender: str
+    recipient: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    retention_days: int
+    smtp: Optional[SmtpSettings]  # None: staff notification is disabled
+    production: bool
+    web_host: str
+    web_port: int
+    allowed_origins: Tuple[str, ...]
+    rasa_url: str
+    action_server_port: int
+    staff_password_hash: Optional[str] = field(repr=False)
+    secret_key: Optional[str] = field(repr=False)
+    quick_exit_url: str = "https://www.bbc.co.uk/weather"
+
+    @property
+    def notifications_enabled(self) -> bool:
+        return self.smtp is not None
+
+
+def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
+    smtp_host = env.get("RG_SMTP_HOST", "").strip()
+    smtp = None
+    if smtp_host:
+        recipient = env.get("RG_NOTIFY_TO", "").strip()
+        if not recipient:
+            raise SettingsError("RG_NOTIFY_TO must name the staff address when RG_SMTP_HOST is set")
+        smtp = SmtpSettings(
+            host=smtp_host,
+            port=_int(env, "RG_SMTP_PORT", 587, minimum=1),
+            username=env.get("RG_SMTP_USER") or None,
+            password=env.get("RG_SMTP_PASSWORD") or None,
+            starttls=_bool(env, "RG_SMTP_STARTTLS", True),
+            sender=env.get("RG_SMTP_FROM", "assistant@localhost").strip(),
+            recipient=recipient,
+        )
+    web_port = _int(env, "RG_WEB_PORT", 8000, minimum=1)
+    default_origin = f"http://127.0.0.1:{web_port}", f"http://localhost:{web_port}"
+    return Settings(
+        database_url=env.get("RG_DATABASE_URL") or f"sqlite:///{VAR_DIR / 'callbacks.sqlite3'}",
+        retention_days=_int(env, "RG_RETENTION_DAYS", 90, minimum=1),
+        smtp=smtp,
+        production=_bool(env, "RG_PRODUCTION", False),
+        web_host=env.get("RG_WEB_HOST", "127.0.0.1"),
+        web_port=web_port,
+        allowed_origins=_list(env, "RG_ALLOWED_ORIGINS", default_origin),
+        rasa_url=(env.get("RG_RASA_URL") or "http://127.0.0.1:5005").rstrip("/"),
+        action_server_port=_int(env, "RG_ACTION_SERVER_PORT", 5055, minimum=1),
+        staff_password_hash=env.get("RG_STAFF_PASSWORD_HASH") or None,
+        secret_key=env.get("RG_SECRET_KEY") or None,
+        quick_exit_url=env.get("RG_QUICK_EXIT_URL") or "https://www.bbc.co.uk/weather",
+    )
