@@ -153,15 +153,17 @@ def _sqlite_on_begin(connection) -> None:
 def make_engine(database_url: str) -> Engine:
     """Engine for a SQLite file (created 0600 in a 0700 directory) or any other SQLAlchemy URL."""
     url = make_url(database_url)
+    # hide_parameters keeps names and phone numbers out of SQLAlchemy's exception text, which would
+    # otherwise quote every bound value of a failed INSERT into whatever logs the error.
     if url.get_backend_name() == "sqlite":
         database = url.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             _prepare_sqlite_file(database)
-        engine = create_engine(url, future=True, connect_args={"timeout": 10})
+        engine = create_engine(url, future=True, hide_parameters=True, connect_args={"timeout": 10})
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return create_engine(url, future=True, pool_pre_ping=True)
+    return create_engine(url, future=True, hide_parameters=True, pool_pre_ping=True)
 
 
 def alembic_config(connection=None):

@@ -1,0 +1,430 @@
+"""Callback requests: storing them safely, letting staff work through them, and forgetting them.
+
+Every public method is synchronous; async callers run them in a thread. Database failures surface as
+StoreUnavailable with a message that names only the error class, because SQLAlchemy errors can carry
+SQL and values that would put someone's name or number into a log.
+"""
+from __future__ import annotations
+
+import csv
+import enum
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterator, List, Optional, TextIO
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from bot.db import CallbackRequest, NotificationOutbox, make_engine, migrate, utcnow
+from bot.references import ReferenceFormatError, new_reference, normalise_reference
+
+__all__ = [
+    "Status",
+    "ROLES",
+    "CallbackDetails",
+    "CallbackRecord",
+    "StoreUnavailable",
+    "UnknownReference",
+    "CallbackStore",
+    "NOTE_MAX_LENGTH",
+]
+
+log = logging.getLogger(__name__)
+
+NOTE_MAX_LENGTH = 500
+_SHORT_TEXT_MAX_LENGTH = 200
+_KEY_MAX_LENGTH = 128
+_REFERENCE_ATTEMPTS = 8
+
+
+class Status(str, enum.Enum):
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+
+ROLES = {
+    "person_harmed": "Person harmed",
+    "person_responsible": "Person responsible",
+    "family_member": "Family member or friend",
+    "professional": "Professional",
+    "other": "Other",
+}
+
+
+@dataclass(frozen=True)
+class CallbackDetails:
+    name: str
+    phone: str
+    safe_to_identify: bool
+    best_time: str
+    role: Optional[str] = None
+    note: Optional[str] = None
+
+    def __repr__(self) -> str:
+        # Dataclass reprs end up in tracebacks and debug logs; show the shape, not the person.
+        return f"CallbackDetails(role={self.role!r}, <personal fields hidden>)"
+
+
+@dataclass(frozen=True)
+class CallbackRecord:
+    reference: str
+    status: Status
+    created_at: datetime
+    updated_at: datetime
+    name: Optional[str]
+    phone: Optional[str]
+    safe_to_identify: Optional[bool]
+    best_time: Optional[str]
+    role: Optional[str]
+    note: Optional[str]
+    purged: bool
+    in_progress_at: Optional[datetime] = None
+    done_at: Optional[datetime] = None
+    purged_at: Optional[datetime] = None
+
+    @property
+    def role_label(self) -> str:
+        return ROLES.get(self.role or "", "")
+
+    def __repr__(self) -> str:
+        return f"CallbackRecord(reference={self.reference!r}, status={self.status.value!r}, <personal fields hidden>)"
+
+
+class StoreUnavailable(Exception):
+    """Nothing was stored: the database could not be reached or written."""
+
+
+class UnknownReference(KeyError):
+    """No callback request has this reference."""
+
+    def __str__(self) -> str:  # KeyError's default str() quotes the repr, which reads oddly
+        return self.args[0] if self.args else "unknown reference"
+
+
+CSV_COLUMNS = (
+    "reference",
+    "status",
+    "created_at",
+    "updated_at",
+    "in_progress_at",
+    "done_at",
+    "name",
+    "phone",
+    "safe_to_identify",
+    "best_time",
+    "role",
+    "note",
+    "purged_at",
+)
+
+
+def _csv_text(value: Optional[str]) -> str:
+    # Text typed by the public is opened by staff in spreadsheets; a leading =, +, - or @ would be
+    # run as a formula, so it is neutralised with a leading apostrophe (OWASP CSV injection advice).
+    if not value:
+        return ""
+    if value[0] in "=+-@\t\r":
+        return "'" + value
+    return value
+
+
+def _iso(value: Optional[datetime]) -> str:
+    return value.isoformat(timespec="seconds") if value else ""
+
+
+def _yes_no(value: Optional[bool]) -> str:
+    return "" if value is None else ("yes" if value else "no")
+
+
+def _record(row: CallbackRequest) -> CallbackRecord:
+    return CallbackRecord(
+        reference=row.reference,
+        status=Status(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        name=row.name,
+        phone=row.phone,
+        safe_to_identify=row.safe_to_identify,
+        best_time=row.best_time,
+        role=row.role,
+        note=row.note,
+        purged=row.purged_at is not None,
+        in_progress_at=row.in_progress_at,
+        done_at=row.done_at,
+        purged_at=row.purged_at,
+    )
+
+
+def _check_details(idempotency_key: str, details: CallbackDetails) -> None:
+    # Messages name the field, never its value.
+    if not isinstance(idempotency_key, str) or not idempotency_key.strip():
+        raise ValueError("idempotency_key must be a non-empty string")
+    if len(idempotency_key) > _KEY_MAX_LENGTH:
+        raise ValueError(f"idempotency_key must be at most {_KEY_MAX_LENGTH} characters")
+    if not isinstance(details.name, str) or not details.name.strip():
+        raise ValueError("name must not be empty")
+    if not isinstance(details.phone, str) or not details.phone.startswith("+"):
+        raise ValueError("phone must be in E.164 form (validate it with bot.phone first)")
+    if not isinstance(details.safe_to_identify, bool):
+        raise ValueError("safe_to_identify must be True or False")
+    if not isinstance(details.best_time, str):
+        raise ValueError("best_time must be text")
+    for field_name in ("name", "best_time"):
+        if len(getattr(details, field_name)) > _SHORT_TEXT_MAX_LENGTH:
+            raise ValueError(f"{field_name} must be at most {_SHORT_TEXT_MAX_LENGTH} characters")
+    if details.role is not None and details.role not in ROLES:
+        raise ValueError("role must be one of ROLES or None")
+    if details.note is not None and len(details.note) > NOTE_MAX_LENGTH:
+        raise ValueError(f"note must be at most {NOTE_MAX_LENGTH} characters")
+
+
+class CallbackStore:
+    def __init__(self, database_url: str, retention_days: int = 90) -> None:
+        if retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
+        self.retention_days = retention_days
+        self._database_url = database_url
+        self._engine: Optional[Engine] = None
+        self._migrated = False
+        try:
+            self._ready()
+        except StoreUnavailable:
+            # A database that is down at start-up should not stop the assistant answering
+            # questions; every operation retries and reports StoreUnavailable until it is back.
+            log.warning("Callback database not available at start-up; will retry on first use")
+
+    @classmethod
+    def from_settings(cls, settings) -> "CallbackStore":
+        return cls(settings.database_url, settings.retention_days)
+
+    @property
+    def engine(self) -> Engine:
+        return self._ready()
+
+    def _ready(self) -> Engine:
+        try:
+            if self._engine is None:
+                self._engine = make_engine(self._database_url)
+            if not self._migrated:
+                migrate(self._engine)
+                self._migrated = True
+        except (SQLAlchemyError, OSError) as exc:
+            raise self._unavailable("open", exc) from None
+        return self._engine
+
+    @staticmethod
+    def _unavailable(action: str, exc: BaseException) -> StoreUnavailable:
+        name = type(exc).__name__
+        log.error("Callback database could not %s (%s)", action, name)
+        return StoreUnavailable(f"The callback database could not {action} ({name}).")
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def submit(self, idempotency_key: str, details: CallbackDetails) -> str:
+        _check_details(idempotency_key, details)
+        engine = self._ready()
+        try:
+            for _ in range(_REFERENCE_ATTEMPTS):
+                existing = self._reference_for_key(engine, idempotency_key)
+                if existing is not None:
+                    return existing
+                reference = new_reference()
+                try:
+                    self._insert(engine, idempotency_key, reference, details)
+                except IntegrityError:
+                    # Either another submit with this key won the race (return its reference)
+                    # or the random reference was already taken (draw another).
+                    continue
+                log.info("Callback request %s stored", reference)
+                return reference
+        except SQLAlchemyError as exc:
+            raise self._unavailable("store the request", exc) from None
+        existing = self._reference_for_key_safely(engine, idempotency_key)
+        if existing is not None:
+            return existing
+        raise self._unavailable("store the request", RuntimeError())
+
+    def _reference_for_key_safely(self, engine: Engine, key: str) -> Optional[str]:
+        try:
+            return self._reference_for_key(engine, key)
+        except SQLAlchemyError as exc:
+            raise self._unavailable("store the request", exc) from None
+
+    @staticmethod
+    def _reference_for_key(engine: Engine, key: str) -> Optional[str]:
+        with Session(engine, future=True) as session:
+            return session.execute(
+                select(CallbackRequest.reference).where(CallbackRequest.idempotency_key == key)
+            ).scalar_one_or_none()
+
+    @staticmethod
+    def _insert(engine: Engine, key: str, reference: str, details: CallbackDetails) -> None:
+        now = utcnow()
+        # One transaction for both rows: staff are told about exactly the requests that exist.
+        with Session(engine, future=True) as session, session.begin():
+            session.add(
+                CallbackRequest(
+                    reference=reference,
+                    idempotency_key=key,
+                    name=details.name.strip(),
+                    phone=details.phone,
+                    safe_to_identify=details.safe_to_identify,
+                    best_time=details.best_time.strip(),
+                    role=details.role,
+                    note=(details.note.strip() or None) if details.note else None,
+                    status=Status.NEW.value,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            session.flush()  # the outbox row references this one
+            session.add(NotificationOutbox(reference=reference, created_at=now, attempts=0))
+
+    def set_status(self, reference: str, status: Status) -> CallbackRecord:
+        status = Status(status)
+        try:
+            canonical = normalise_reference(reference)
+        except ReferenceFormatError:
+            raise UnknownReference("That is not a callback reference (they look like RG-K7M4QX).") from None
+        engine = self._ready()
+        try:
+            with Session(engine, future=True) as session, session.begin():
+                row = session.execute(
+                    select(CallbackRequest).where(CallbackRequest.reference == canonical)
+                ).scalar_one_or_none()
+                if row is None:
+                    raise UnknownReference(f"No callback request has the reference {canonical}.")
+                now = utcnow()
+                row.status = status.value
+                row.updated_at = now
+                if status is Status.NEW:
+                    row.in_progress_at = None
+                    row.done_at = None
+                elif status is Status.IN_PROGRESS:
+                    row.in_progress_at = now
+                    row.done_at = None
+                else:
+                    row.done_at = now
+                session.flush()
+                record = _record(row)
+        except SQLAlchemyError as exc:
+            raise self._unavailable("update the request", exc) from None
+        log.info("Callback request %s marked %s", canonical, status.value)
+        return record
+
+    def purge(self, now: Optional[datetime] = None) -> int:
+        """Erase the personal fields of requests older than the retention period; returns how many.
+
+        The row itself stays (reference, status, timestamps) so that staff can still answer "what
+        happened to RG-..." and count requests, without holding anyone's details.
+        """
+        now = now or utcnow()
+        cutoff = now - timedelta(days=self.retention_days)
+        engine = self._ready()
+        try:
+            with Session(engine, future=True) as session, session.begin():
+                result = session.execute(
+                    update(CallbackRequest)
+                    .where(CallbackRequest.created_at < cutoff, CallbackRequest.purged_at.is_(None))
+                    .values(
+                        name=None,
+                        phone=None,
+                        safe_to_identify=None,
+                        best_time=None,
+                        role=None,
+                        note=None,
+                        # The key may be derived from a chat session id, which links the request
+                        # back to a conversation; the reference keeps it unique.
+                        idempotency_key="purged:" + CallbackRequest.reference,
+                        purged_at=now,
+                        updated_at=now,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                count = result.rowcount or 0
+        except SQLAlchemyError as exc:
+            raise self._unavailable("purge old requests", exc) from None
+        log.info("Purged personal details from %d callback request(s) older than %d days", count, self.retention_days)
+        return count
+
+    def count_purgeable(self, now: Optional[datetime] = None) -> int:
+        """How many requests purge() would erase now (for a dry run)."""
+        cutoff = (now or utcnow()) - timedelta(days=self.retention_days)
+        engine = self._ready()
+        try:
+            with Session(engine, future=True) as session:
+                return session.execute(
+                    select(func.count(CallbackRequest.id)).where(
+                        CallbackRequest.created_at < cutoff, CallbackRequest.purged_at.is_(None)
+                    )
+                ).scalar_one()
+        except SQLAlchemyError as exc:
+            raise self._unavailable("read requests", exc) from None
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _select(self, status: Optional[Status]) -> Iterator[CallbackRecord]:
+        query = select(CallbackRequest).order_by(
+            CallbackRequest.created_at.desc(), CallbackRequest.id.desc()
+        )
+        if status is not None:
+            query = query.where(CallbackRequest.status == Status(status).value)
+        engine = self._ready()
+        try:
+            with Session(engine, future=True) as session:
+                records = [_record(row) for row in session.execute(query).scalars()]
+        except SQLAlchemyError as exc:
+            raise self._unavailable("read requests", exc) from None
+        return iter(records)
+
+    def list(self, status: Optional[Status] = None) -> List[CallbackRecord]:
+        return list(self._select(status))
+
+    def get(self, reference: str) -> Optional[CallbackRecord]:
+        try:
+            canonical = normalise_reference(reference)
+        except ReferenceFormatError:
+            return None
+        engine = self._ready()
+        try:
+            with Session(engine, future=True) as session:
+                row = session.execute(
+                    select(CallbackRequest).where(CallbackRequest.reference == canonical)
+                ).scalar_one_or_none()
+                return _record(row) if row is not None else None
+        except SQLAlchemyError as exc:
+            raise self._unavailable("read requests", exc) from None
+
+    def export_csv(self, stream: TextIO, status: Optional[Status] = None) -> int:
+        writer = csv.writer(stream)
+        writer.writerow(CSV_COLUMNS)
+        rows = 0
+        for record in self._select(status):
+            writer.writerow(
+                [
+                    record.reference,
+                    record.status.value,
+                    _iso(record.created_at),
+                    _iso(record.updated_at),
+                    _iso(record.in_progress_at),
+                    _iso(record.done_at),
+                    _csv_text(record.name),
+                    # E.164 is "+" and digits only, which a spreadsheet reads as a number, not code.
+                    record.phone or "",
+                    _yes_no(record.safe_to_identify),
+                    _csv_text(record.best_time),
+                    record.role_label,
+                    _csv_text(record.note),
+                    _iso(record.purged_at),
+                ]
+            )
+            rows += 1
+        return rows
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
