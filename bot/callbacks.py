@@ -213,7 +213,7 @@ class CallbackStore:
                 migrate(self._engine)
                 self._migrated = True
         except (SQLAlchemyError, OSError) as exc:
-            raise self._unavailable("open", exc) from None
+            raise self._unavailable("be opened", exc) from None
         return self._engine
 
     @staticmethod
@@ -348,8 +348,25 @@ class CallbackStore:
                 count = result.rowcount or 0
         except SQLAlchemyError as exc:
             raise self._unavailable("purge old requests", exc) from None
+        if count:
+            self._checkpoint(engine)
         log.info("Purged personal details from %d callback request(s) older than %d days", count, self.retention_days)
         return count
+
+    @staticmethod
+    def _checkpoint(engine: Engine) -> None:
+        # In WAL mode the erased values live on in the -wal file until a checkpoint; fold it back
+        # now (secure_delete then leaves no copy) instead of whenever SQLite next gets round to it.
+        if engine.dialect.name != "sqlite":
+            return
+        try:
+            raw = engine.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
+        except Exception as exc:  # best effort: SQLite checkpoints on its own later
+            log.warning("Could not checkpoint the callback database after purge (%s)", type(exc).__name__)
 
     def count_purgeable(self, now: Optional[datetime] = None) -> int:
         """How many requests purge() would erase now (for a dry run)."""
