@@ -1,0 +1,82 @@
+"""Fixtures shared by the test modules.
+
+`stack` starts the real assistant (action server, Rasa server with the trained model, website app)
+on free loopback ports with its own SQLite database, once per test session.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+
+from bot.settings import PROJECT_ROOT
+
+ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    from bot.training import ensure_model
+
+    return ensure_model()
+
+
+@pytest.fixture(scope="session")
+def stack_database(tmp_path_factory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('stack') / 'callbacks.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def stack(trained_model, stack_database, tmp_path_factory) -> Iterator["Stack"]:  # noqa: F821
+    from bot.launcher import Ports, Stack
+
+    running = Stack(
+        model=trained_model,
+        ports=Ports(rasa=free_port(), actions=free_port(), web=free_port()),
+        env={
+            "RG_DATABASE_URL": stack_database,
+            "RG_SMTP_HOST": "",
+            "RG_STAFF_PASSWORD_HASH": os.environ.get("RG_TEST_STAFF_PASSWORD_HASH", ""),
+        },
+        log_dir=ARTIFACTS / "stack-logs",
+    )
+    running.start()
+    try:
+        running.wait_until_ready()
+        yield running
+    finally:
+        running.stop()
+
+
+class RestConversation:
+    """One visitor talking to Rasa's REST channel, as the widget's server side does."""
+
+    def __init__(self, rasa_url: str) -> None:
+        self.url = f"{rasa_url}/webhooks/rest/webhook"
+        self.sender = str(uuid.uuid4())
+
+    def say(self, text: str) -> List[dict]:
+        body = json.dumps({"sender": self.sender, "message": text}).encode()
+        request = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    def say_text(self, text: str) -> str:
+        return "\n".join(message.get("text", "") for message in self.say(text))
+
+
+@pytest.fixture
+def conversation(stack) -> RestConversation:
+    return RestConversation(stack.rasa_url)
