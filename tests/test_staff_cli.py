@@ -1,0 +1,218 @@
+import csv
+import io
+import os
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from bot.callbacks import CallbackDetails, CallbackStore, Status
+from bot.db import utcnow
+
+ROOT = Path(__file__).resolve().parent.parent
+NAME = "Bethany Quellwright"
+PHONE = "+447400123456"
+NOTE = "Please ask for Beth"
+DETAILS = CallbackDetails(NAME, PHONE, False, "Weekday mornings", role="person_harmed", note=NOTE)
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'var' / 'callbacks.sqlite3'}"
+
+
+@pytest.fixture
+def store(db_url):
+    s = CallbackStore(db_url, retention_days=30)
+    yield s
+    s.close()
+
+
+def staff(db_url, *args, extra_env=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RG_")}
+    env["RG_DATABASE_URL"] = db_url
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra_env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot.staff", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_list_hides_names_and_numbers(db_url, store):
+    first = store.submit("a", DETAILS)
+    second = store.submit("b", CallbackDetails("Sam", "+441452426900", True, "Any time"))
+    store.set_status(first, Status.IN_PROGRESS)
+
+    result = staff(db_url, "list")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.index(second) < result.stdout.index(first)  # newest first
+    assert "in progress" in result.stdout and "Person harmed" in result.stdout
+    assert "2 request(s)." in result.stdout
+    for secret in (NAME, PHONE, "7400", "Sam", "+441452426900", NOTE):
+        assert secret not in result.stdout + result.stderr
+
+    new_only = staff(db_url, "list", "--status", "new")
+    assert second in new_only.stdout and first not in new_only.stdout
+
+
+def test_list_when_empty(db_url):
+    result = staff(db_url, "list")
+    assert result.returncode == 0
+    assert "No callback requests." in result.stdout
+
+
+def test_show_prints_everything_and_a_caution(db_url, store):
+    reference = store.submit("a", DETAILS)
+    result = staff(db_url, "show", reference[3:].lower())
+    assert result.returncode == 0, result.stderr
+    for expected in (reference, NAME, PHONE, NOTE, "Weekday mornings", "Person harmed", "new"):
+        assert expected in result.stdout
+    assert "Do not leave a voicemail" in result.stdout
+
+
+def test_start_done_reopen(db_url, store):
+    reference = store.submit("a", DETAILS)
+    result = staff(db_url, "start", reference)
+    assert (result.returncode, result.stdout.strip()) == (0, f"{reference} is now in progress.")
+    assert store.get(reference).status is Status.IN_PROGRESS
+    result = staff(db_url, "done", reference.lower())
+    assert (result.returncode, result.stdout.strip()) == (0, f"{reference} is now done.")
+    assert store.get(reference).status is Status.DONE
+    result = staff(db_url, "reopen", reference)
+    assert (result.returncode, result.stdout.strip()) == (0, f"{reference} is now new.")
+    assert store.get(reference).status is Status.NEW
+
+
+@pytest.mark.parametrize("command", ["show", "start", "done", "reopen"])
+@pytest.mark.parametrize("reference", ["RG-AAAAAA", "not-a-ref"])
+def test_unknown_reference_exits_1(db_url, store, command, reference):
+    result = staff(db_url, command, reference)
+    assert result.returncode == 1
+    assert "No callback request" in result.stderr or "not a callback reference" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_export_to_stdout_and_to_private_file(db_url, store, tmp_path):
+    reference = store.submit("a", DETAILS)
+    store.submit("b", CallbackDetails("Sam", "+441452426900", True, "Any time"))
+    store.set_status(reference, Status.DONE)
+
+    result = staff(db_url, "export")
+    assert result.returncode == 0
+    table = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(table) == 2
+
+    output = tmp_path / "export.csv"
+    result = staff(db_url, "export", "--status", "done", "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(os.stat(output).st_mode) == 0o600
+    assert "Wrote 1 request(s)" in result.stderr
+    table = list(csv.DictReader(output.open(newline="")))
+    assert [(r["reference"], r["name"], r["phone"], r["role"]) for r in table] == [
+        (reference, NAME, PHONE, "Person harmed")
+    ]
+
+
+def test_purge_and_dry_run(db_url, store, tmp_path):
+    old = store.submit("old", DETAILS)
+    recent = store.submit("recent", DETAILS)
+    backdated = (utcnow() - timedelta(days=45)).replace(tzinfo=None).isoformat(sep=" ")
+    with sqlite3.connect(tmp_path / "var" / "callbacks.sqlite3") as conn:
+        conn.execute("UPDATE callback_requests SET created_at = ? WHERE reference = ?", (backdated, old))
+    env = {"RG_RETENTION_DAYS": "30"}
+
+    result = staff(db_url, "purge", "--dry-run", extra_env=env)
+    assert result.returncode == 0
+    assert "1 request(s) older than 30 days would" in result.stdout
+    assert store.get(old).name == NAME
+
+    result = staff(db_url, "purge", extra_env=env)
+    assert result.returncode == 0
+    assert "Erased the details of 1 request(s) older than 30 days." in result.stdout
+    assert store.get(old).purged and store.get(old).name is None
+    assert store.get(recent).name == NAME
+    assert "details purged" in staff(db_url, "list").stdout
+    assert "purged on" in staff(db_url, "show", old).stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Collector:
+    def __init__(self):
+        self.subjects = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.subjects.append(envelope.content)
+        return "250 OK"
+
+
+def test_notify(db_url, store):
+    reference = store.submit("a", DETAILS)
+
+    disabled = staff(db_url, "notify")
+    assert disabled.returncode == 0
+    assert "disabled (RG_SMTP_HOST not set); 1 waiting" in disabled.stdout
+
+    port = free_port()
+    env = {
+        "RG_SMTP_HOST": "127.0.0.1",
+        "RG_SMTP_PORT": str(port),
+        "RG_SMTP_STARTTLS": "false",
+        "RG_NOTIFY_TO": "staff@restorativegloucestershire.test",
+    }
+    down = staff(db_url, "notify", extra_env=env)
+    assert down.returncode == 3
+    assert "Sent 0, failed 1, still waiting 1." in down.stdout
+
+    handler = Collector()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        up = staff(db_url, "notify", extra_env=env)
+    finally:
+        controller.stop()
+    assert up.returncode == 0, up.stderr
+    assert "Sent 1, failed 0, still waiting 0." in up.stdout
+    assert len(handler.subjects) == 1 and reference.encode() in handler.subjects[0]
+
+
+def test_migrate_and_database_url_option(tmp_path):
+    url = f"sqlite:///{tmp_path / 'other' / 'db.sqlite3'}"
+    result = staff("sqlite:////nonexistent-unused/ignored.sqlite3", "--database-url", url, "migrate")
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
+    assert (tmp_path / "other" / "db.sqlite3").exists()
+    assert not Path("/nonexistent-unused").exists()
+
+
+def test_database_unavailable_exits_3():
+    result = staff("postgresql://u:p@127.0.0.1:1/x", "list")
+    assert result.returncode == 3
+    assert "could not be opened" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_configuration_exits_2(db_url):
+    result = staff(db_url, "list", extra_env={"RG_RETENTION_DAYS": "soon"})
+    assert result.returncode == 2
+    assert "RG_RETENTION_DAYS" in result.stderr
+
+
+def test_usage_errors_exit_2(db_url):
+    assert staff(db_url).returncode == 2
+    assert staff(db_url, "list", "--status", "maybe").returncode == 2
