@@ -120,7 +120,8 @@ def normalise_uk_phone(text: Optional[str]) -> str:
     if candidate is None:
         raise PhoneNumberError("letters" if any(ch.isalpha() for ch in text) else "empty")
     digits = re.sub(r"\D", "", candidate)
-    if digits in SERVICE_NUMBERS:
+    # 116 xxx are helplines (Samaritans 116 123 and friends), not lines anyone can be called back on.
+    if digits in SERVICE_NUMBERS or (len(digits) == 6 and digits.startswith("116")):
         raise PhoneNumberError("service")
     national = _national_digits(candidate)
     if national.startswith(CHARGED_PREFIXES):

@@ -72,6 +72,7 @@ INVALID = [
     ("101", "service"),
     ("112", "service"),
     ("111", "service"),
+    ("116 123", "service"),
     ("07640 123456", "unsupported"),  # pager
 ]
 
