@@ -13,7 +13,7 @@ import sys
 from dataclasses import replace
 from typing import List, Optional, Sequence, TextIO
 
-from bot.callbacks import ROLES, CallbackRecord, CallbackStore, Status, StoreUnavailable, UnknownReference
+from bot.callbacks import CallbackRecord, CallbackStore, Status, StoreUnavailable, UnknownReference
 from bot.settings import SettingsError, load_settings
 
 EXIT_OK = 0
