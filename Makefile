@@ -33,7 +33,7 @@ shell: train  ## Chat in the terminal (starts the action server beside `rasa she
 	@scripts/shell.sh
 
 bench-nlu: train  ## 5-fold cross-validation of intents and FAQ answers
-	@scripts/cross_validate.sh
+	$(VENV)/python scripts/cross_validate.py
 
 bench: setup  ## Benchmarks: quality against baselines, load, memory, training (see bench/README.md)
 	@bench/run.sh full

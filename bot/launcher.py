@@ -94,7 +94,7 @@ class Stack:
         ])
         self._spawn("web", [sys.executable, "-m", "bot.web"])
 
-    def wait_until_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
+    def wait_until_ready(self, timeout_s: float = READY_TIMEOUT_S, should_stop=lambda: False) -> None:
         checks = {
             "actions": f"http://127.0.0.1:{self.ports.actions}/health",
             "rasa": f"{self.rasa_url}/",
@@ -102,7 +102,7 @@ class Stack:
         }
         deadline = time.monotonic() + timeout_s
         pending = dict(checks)
-        while pending:
+        while pending and not should_stop():
             for name, url in list(pending.items()):
                 if self.processes[name].poll() is not None:
                     raise RuntimeError(f"The {name} process stopped while starting (exit code "
@@ -161,7 +161,9 @@ def main() -> int:
     stack.start()
     try:
         print("Starting the action server, the Rasa server and the website (about 30 seconds)...", flush=True)
-        stack.wait_until_ready()
+        stack.wait_until_ready(should_stop=lambda: stopping)
+        if stopping:
+            return 0
         print(
             f"\nThe assistant is ready. Talk to it at {stack.web_url}/\n"
             f"Staff page: {stack.web_url}/staff    Embed snippet: {stack.web_url}/embed\n"

@@ -1,0 +1,57 @@
+"""5-fold cross-validation of intents and FAQ answers with Rasa's own `rasa test nlu`.
+
+Prints accuracy and macro F1 for intent classification and for each retrieval intent's response
+selection, and writes them to results/cross-validation/summary.json. `make bench-nlu` runs it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def figures(report_path: Path) -> dict:
+    report = json.loads(report_path.read_text())
+    return {
+        "accuracy": report["accuracy"],
+        "macro_f1": report["macro avg"]["f1-score"],
+        "labels": sum(1 for key, value in report.items() if isinstance(value, dict) and "support" in value
+                      and key not in {"macro avg", "weighted avg", "micro avg"}),
+        "examples": report["macro avg"]["support"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--config", default="config.yml")
+    parser.add_argument("--out", default="results/cross-validation")
+    args = parser.parse_args()
+    out = ROOT / args.out
+    started = time.monotonic()
+    subprocess.run(
+        [str(Path(sys.executable).with_name("rasa")), "test", "nlu", "--cross-validation", "--folds", str(args.folds),
+         "--config", args.config, "--nlu", "data/nlu", "--domain", "domain.yml", "--out", str(out)],
+        cwd=ROOT, check=True, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    summary = {"folds": args.folds, "config": args.config, "seconds": round(time.monotonic() - started)}
+    summary["intent"] = figures(out / "intent_report.json")
+    for report in sorted(out.glob("*response_selection_report.json")):
+        summary[report.name.replace("_report.json", "")] = figures(report)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"\n{args.folds}-fold cross-validation ({args.config}, {summary['seconds']} s)")
+    print(f"{'what':<34}{'accuracy':>10}{'macro F1':>10}{'labels':>8}")
+    for name, result in summary.items():
+        if isinstance(result, dict):
+            print(f"{name:<34}{result['accuracy']:>10.3f}{result['macro_f1']:>10.3f}{result['labels']:>8}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
