@@ -1,0 +1,1 @@
+"""The public web side: chat proxy, embeddable widget, demo pages and the staff callback list."""

@@ -1,0 +1,32 @@
+"""`python -m bot.web`: serve the chat proxy, widget and staff pages with settings from the environment."""
+from __future__ import annotations
+
+import logging
+import sys
+
+from bot.settings import SettingsError, load_settings
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"Configuration problem: {exc}", file=sys.stderr)
+        return 2
+
+    from bot.callbacks import CallbackStore
+    from bot.web.app import create_app
+
+    store = CallbackStore.from_settings(settings)
+    try:
+        app = create_app(settings, store)
+        # One worker: staff sessions and sign-in throttling live in this process's memory.
+        app.run(host=settings.web_host, port=settings.web_port, workers=1, access_log=False, debug=False)
+    finally:
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
