@@ -215,7 +215,7 @@ class ActionSubmitCallback(Action):
         try:
             details = form.details_from_slots(slots)
             reference = await asyncio.to_thread(store().submit, slots["callback_key"], details)
-        except StoreUnavailable:
+        except (StoreUnavailable, ValueError):
             # Nothing was stored: the details stay in this conversation so "Try again" can resend them
             # under the same key, and the person is told plainly.
             logger.error("A callback request could not be stored")
