@@ -33,13 +33,13 @@ def _load(name: str) -> str:
     return (TEMPLATE_DIR / name).read_text(encoding="utf-8")
 
 
-def render(name: str, **context) -> Markup:
-    source = _load(name)
+def render(_template: str, **context) -> Markup:
+    source = _load(_template)
 
     def substitute(match: re.Match) -> str:
         key = match.group(1)
         if key not in context:
-            raise KeyError(f"template {name} needs {key!r}")
+            raise KeyError(f"template {_template} needs {key!r}")
         return h(context[key])
 
     return Markup(_PLACEHOLDER.sub(substitute, source))

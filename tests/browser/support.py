@@ -1,0 +1,204 @@
+"""Helpers for tests that need the real web app on a loopback port, and a stand-in for Rasa's REST channel.
+
+`serve_app(settings, store)` runs bot.web.app.create_app in a background thread with its own event loop, on
+settings.web_host:settings.web_port, and stops it (listeners included) when the block ends.
+`RasaStandIn` is a small real HTTP server answering like Rasa's REST webhook with scripted replies.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import socket
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, Dict, Iterator, List, Optional
+
+from sanic import Sanic
+
+from bot.settings import Settings, load_settings
+
+# Several apps are built and started in one test process; Sanic allows that in its test mode only.
+Sanic.test_mode = True
+
+INJECTION_TEXT = (
+    'Here: <img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script> '
+    "[click me](javascript:window.__pwned=3) javascript:window.__pwned=4 and https://example.org/info."
+)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_settings(database_path, rasa_url: str = "http://127.0.0.1:9", **overrides) -> Settings:
+    port = overrides.pop("web_port", None) or free_port()
+    env = {"RG_DATABASE_URL": f"sqlite:///{database_path}", "RG_WEB_PORT": str(port), "RG_RASA_URL": rasa_url}
+    settings = load_settings(env)
+    origins = overrides.pop("extra_origins", ())
+    settings = dataclasses.replace(settings, allowed_origins=settings.allowed_origins + tuple(origins))
+    return dataclasses.replace(settings, **overrides)
+
+
+class RunningApp:
+    def __init__(self, app, settings: Settings):
+        self.app = app
+        self.settings = settings
+        self.url = f"http://{settings.web_host}:{settings.web_port}"
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._stop: Optional[asyncio.Event] = None
+        self._ready = threading.Event()
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._run, name="rg-web-test-server", daemon=True)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as exc:  # reported to the test thread
+            self._error = exc
+            self._ready.set()
+        finally:
+            loop.close()
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        server = await self.app.create_server(
+            host=self.settings.web_host, port=self.settings.web_port, return_asyncio_server=True, access_log=False
+        )
+        await server.startup()
+        await server.before_start()
+        await server.after_start()
+        self._ready.set()
+        await self._stop.wait()
+        await server.before_stop()
+        server.close()
+        await server.wait_closed()
+        # As Sanic's own runner does: let idle keep-alive connections go, then cut any that linger.
+        for connection in list(server.connections):
+            connection.close_if_idle()
+        deadline = time.monotonic() + 2.0
+        while server.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for connection in list(server.connections):
+            connection.abort()
+        await server.after_stop()
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    def start(self, timeout: float = 20.0) -> "RunningApp":
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("the web app did not start in time")
+        if self._error:
+            raise RuntimeError(f"the web app failed to start: {self._error!r}") from self._error
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2):
+                    return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)
+
+
+@contextlib.contextmanager
+def serve_app(settings: Settings, store=None) -> Iterator[RunningApp]:
+    from bot.web.app import create_app
+
+    running = RunningApp(create_app(settings, store), settings).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def default_reply(message: str) -> List[dict]:
+    if message == "/greet":
+        return [
+            {"recipient_id": "x", "text": "Hello. I can answer questions about restorative justice."},
+            {
+                "recipient_id": "x",
+                "text": "What would you like to know?",
+                "buttons": [
+                    {"title": "What is it?", "payload": "/ask_what_is_rj"},
+                    {"title": "Is it confidential?", "payload": "/ask_confidential"},
+                ],
+            },
+        ]
+    if message == "/ask_what_is_rj":
+        return [{"recipient_id": "x", "text": "It lets people harmed by a crime communicate with the person responsible."}]
+    if message == "/ask_confidential":
+        return [{"recipient_id": "x", "text": "What you tell us is kept confidential.\nThere are a few limits."}]
+    if "inject" in message:
+        return [{"recipient_id": "x", "text": INJECTION_TEXT}]
+    if "custom" in message:
+        return [{"recipient_id": "x", "custom": {"secret": "dropped"}, "image": "https://example.org/x.png"},
+                {"recipient_id": "x", "text": "Only text survives."}]
+    return [{"recipient_id": "x", "text": f"Thanks. You wrote {len(message)} characters.\nSecond line."}]
+
+
+class RasaStandIn:
+    """Answers POST /webhooks/rest/webhook like Rasa's REST channel; GET /exit is a neutral page."""
+
+    def __init__(self, reply: Callable[[str], List[dict]] = default_reply):
+        self.reply = reply
+        self.received: List[Dict[str, str]] = []
+        self.status = 200
+        self.delay_s = 0.0
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # keep test output quiet
+                pass
+
+            def _send(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                if self.path != "/webhooks/rest/webhook":
+                    return self._send(404, b"{}", "application/json")
+                data = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+                stand_in.received.append(data)
+                if stand_in.delay_s:
+                    time.sleep(stand_in.delay_s)
+                if stand_in.status != 200:
+                    return self._send(stand_in.status, b'{"error": "boom"}', "application/json")
+                body = json.dumps(stand_in.reply(data.get("message", ""))).encode()
+                self._send(200, body, "application/json")
+
+            def do_GET(self) -> None:
+                page = b"<!doctype html><html lang='en'><title>Weather</title><h1>Weather forecast</h1></html>"
+                self._send(200, page, "text/html; charset=utf-8")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "RasaStandIn":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
