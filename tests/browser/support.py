@@ -30,6 +30,9 @@ INJECTION_TEXT = (
 )
 
 
+EXIT_PAGE = "<!doctype html><html lang='en'><title>Weather</title><h1>Weather forecast</h1></html>"
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -161,6 +164,8 @@ class RasaStandIn:
         self.received: List[Dict[str, str]] = []
         self.status = 200
         self.delay_s = 0.0
+        # Extra pages on this origin, e.g. a partner site embedding the widget from the web app.
+        self.pages: Dict[str, str] = {}
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -187,8 +192,8 @@ class RasaStandIn:
                 self._send(200, body, "application/json")
 
             def do_GET(self) -> None:
-                page = b"<!doctype html><html lang='en'><title>Weather</title><h1>Weather forecast</h1></html>"
-                self._send(200, page, "text/html; charset=utf-8")
+                page = stand_in.pages.get(self.path.split("?")[0], EXIT_PAGE)
+                self._send(200, page.encode("utf-8"), "text/html; charset=utf-8")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
