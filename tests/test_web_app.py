@@ -427,3 +427,36 @@ def test_invalid_hash_refuses_sign_in(tmp_path, store):
     with serve_app(settings, store) as running:
         page = requests.get(running.url + "/staff/login")
     assert page.status_code == 503 and "not a valid password hash" in page.text
+
+
+def test_python_m_bot_web_serves_and_stops(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    port = free_port()
+    env = dict(os.environ, RG_WEB_PORT=str(port), RG_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+               RG_RASA_URL=f"http://127.0.0.1:{free_port()}")
+    env.pop("RG_STAFF_PASSWORD_HASH", None)
+    process = subprocess.Popen([sys.executable, "-m", "bot.web"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert process.poll() is None, process.stdout.read()
+            assert time.monotonic() < deadline, "python -m bot.web did not start"
+            time.sleep(0.2)
+        assert requests.get(f"http://127.0.0.1:{port}/widget.js").status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert output.count("one-time password") == 1
+    assert "Staff email notifications are disabled" in output

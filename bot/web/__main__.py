@@ -8,7 +8,12 @@ from bot.settings import SettingsError, load_settings
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Sanic sets up its own loggers; only the project's need a handler (a root handler would print Sanic's twice).
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    project_log = logging.getLogger("bot")
+    project_log.addHandler(handler)
+    project_log.setLevel(logging.INFO)
     try:
         settings = load_settings()
     except SettingsError as exc:
