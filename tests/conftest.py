@@ -6,7 +6,7 @@ on free loopback ports with its own SQLite database, once per test session.
 from __future__ import annotations
 
 import json
-import os
+import secrets
 import socket
 import urllib.request
 import uuid
@@ -41,17 +41,20 @@ def stack_database(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def stack(trained_model, stack_database, tmp_path_factory) -> Iterator["Stack"]:  # noqa: F821
     from bot.launcher import Ports, Stack
+    from bot.passwords import hash_password
 
+    staff_password = secrets.token_urlsafe(12)
     running = Stack(
         model=trained_model,
         ports=Ports(rasa=free_port(), actions=free_port(), web=free_port()),
         env={
             "RG_DATABASE_URL": stack_database,
             "RG_SMTP_HOST": "",
-            "RG_STAFF_PASSWORD_HASH": os.environ.get("RG_TEST_STAFF_PASSWORD_HASH", ""),
+            "RG_STAFF_PASSWORD_HASH": hash_password(staff_password),
         },
         log_dir=ARTIFACTS / "stack-logs",
     )
+    running.staff_password = staff_password  # type: ignore[attr-defined]
     running.start()
     try:
         running.wait_until_ready()

@@ -460,3 +460,20 @@ def test_python_m_bot_web_serves_and_stops(tmp_path):
     assert process.returncode == 0, output
     assert output.count("one-time password") == 1
     assert "Staff email notifications are disabled" in output
+
+
+@pytest.mark.parametrize(
+    "typed, relayed",
+    [
+        ("/affirm", "/affirm"),
+        ('/correct_detail{"detail": "phone"}', '/correct_detail{"detail": "phone"}'),
+        ("/my number is 07400 900461", "my number is 07400 900461"),
+        ('/inform{"callback_phone": 07400 900461', 'inform{"callback_phone": 07400 900461'),
+        ("//", "?"),
+        ("  hello  ", "hello"),
+    ],
+)
+def test_only_button_payloads_reach_rasa_as_intent_commands(typed, relayed):
+    from bot.web.chat_proxy import validate
+
+    assert validate({"sender": "6f1c2b8e-3d4a-4b5c-9d6e-7f8a9b0c1d2e", "message": typed})[1] == relayed

@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 1000
 MAX_BUTTONS = 10
 UPSTREAM_TIMEOUT_S = 30.0
+# Button payloads are Rasa intent commands ("/affirm", '/correct_detail{"detail": "phone"}'). Anything
+# else typed with a leading slash is passed on as ordinary text: Rasa logs the whole text of an intent
+# command it cannot parse, and what people type here may be a phone number or worse.
+_INTENT_COMMAND = re.compile(r'^/[a-z_]+(\{"[a-z_]+": ?"[a-z_]+"\})?$')
 _SENDER = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
@@ -49,7 +53,10 @@ def validate(body: Any) -> tuple[str, str]:
             "message_too_long",
             f"That message is a little long for me. Please keep it under {MAX_MESSAGE_CHARS} characters.",
         )
-    return sender.lower(), message.strip()
+    message = message.strip()
+    if message.startswith("/") and not _INTENT_COMMAND.match(message):
+        message = message.lstrip("/ ") or "?"
+    return sender.lower(), message
 
 
 def _clean_buttons(raw: Any) -> List[dict]:
