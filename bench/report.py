@@ -353,7 +353,7 @@ def write_report(mode: str, q: dict, load: dict, training: dict, rows: list, out
             f"\nModel size on disk: assistant {training['ours_model_mb']} MB, stock {training['stock_full']['model_mb']} MB. "
             f"Load average before/after the full training: {training['ours_full']['load_before']} / "
             f"{training['ours_full']['load_after']}.\n",
-            "\nWhere the assistant's training time goes (from Rasa's component log lines):\n\n| Component | s |\n|---|---|\n"
+            "\nWhere the assistant's training time goes (from Rasa's component log lines; components used twice, such as the two ResponseSelectors, are summed):\n\n| Component | s |\n|---|---|\n"
             + "".join(f"| {name} | {s} |\n" for name, s in comps)
             + "\nStock: " + ", ".join(f"{name} {s} s" for name, s in stock_comps[:5]) + ".\n",
         ]

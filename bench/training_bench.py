@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.training import ensure_model, rasa_executable  # noqa: E402
 
-COMPONENT = re.compile(r"(Starting|Finished) training component '([^']+)'")
+COMPONENT = re.compile(r"(Starting to train|Finished training) component '([^']+)'")
 TIME_LIMIT_S = 1500
 
 
@@ -58,7 +58,7 @@ def timed_train(project: Path, cache: Path, log: Path, force: bool) -> dict:
             if match:
                 now = time.monotonic()
                 what, name = match.groups()
-                if what == "Starting":
+                if what.startswith("Starting"):
                     open_components[name] = now
                 elif name in open_components:
                     components[name] = round(components.get(name, 0) + now - open_components.pop(name), 1)
