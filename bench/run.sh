@@ -47,8 +47,9 @@ setup_bench_venv() {
   rest=$(mktemp)
   grep -vE '^(torch==|#)' "$LOCK" > "$rest"
   # The CPU build first: with torch already there, nothing can pull a CUDA build in.
-  "$pip" install --quiet "$torch"
-  "$pip" install --quiet --no-deps -r "$rest"
+  # pip names every configured local index that lacks a package; those lines are noise here.
+  "$pip" install --quiet "$torch" 2> >(grep -v '^WARNING: Location' >&2)
+  "$pip" install --quiet --no-deps -r "$rest" 2> >(grep -v '^WARNING: Location' >&2)
   rm -f "$rest"
   if "$pip" freeze | grep -iE '^(nvidia-|triton|cuda)'; then
     echo "CUDA packages got into bench/.venv; pin a CPU-only set in bench/requirements.lock." >&2
