@@ -45,7 +45,7 @@ def test_every_allowed_number_is_in_the_fact_sheet():
 
 def test_responses_were_found():
     names = {v.response for v in VARIATIONS}
-    for expected in ("utter_greet", "utter_default", "utter_ask_rephrase", "utter_emergency_danger",
+    for expected in ("utter_greet", "utter_default", "utter_emergency_danger",
                      "utter_emergency_self_harm", "utter_faq/cost", "utter_out_of_scope/legal_advice"):
         assert expected in names, f"{expected} is missing from domain.yml and data/responses/"
 
