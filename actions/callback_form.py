@@ -23,12 +23,6 @@ from bot.settings import CONTACT_EMAIL, load_settings
 
 logger = logging.getLogger(__name__)
 
-# Intents that mean the person is not answering the question: the form steps aside and the
-# unhappy-path rules in data/rules/callback.yml answer them, then the form asks again.
-INTERRUPTIONS = {
-    "faq", "out_of_scope", "stop", "emergency_danger", "emergency_self_harm", "request_callback",
-    "greet", "thanks", "goodbye",
-}
 MAX_PHONE_TRIES = 3
 
 
@@ -65,15 +59,39 @@ class ValidateCallbackForm(FormValidationAction):
             return []
         return domain_slots
 
-    # --- extraction of the two free-text slots that may come in the opening message ---
+    # --- extraction of typed answers ---
+    # A message that is not an answer (a question, "stop", danger) is left unextracted: the form then
+    # steps aside, the unhappy-path rules in data/rules/callback.yml answer it, and the form asks again.
+
+    @staticmethod
+    def _typed_answer(tracker: Tracker, slot: str) -> Dict[Text, Any]:
+        if _requested(tracker) != slot or form.is_interruption(_intent(tracker), _text(tracker)):
+            return {}
+        return {slot: _text(tracker)}
+
+    async def extract_callback_time(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return self._typed_answer(tracker, "callback_time")
+
+    async def extract_callback_role(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return self._typed_answer(tracker, "callback_role")
+
+    async def extract_callback_note(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return self._typed_answer(tracker, "callback_note")
 
     async def extract_callback_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         requested, intent = _requested(tracker), _intent(tracker)
         entity = next(tracker.get_latest_entity_values("person_name"), None)
-        if requested == "callback_name" and intent not in INTERRUPTIONS:
-            return {"callback_name": entity or _text(tracker)}
+        if requested == "callback_name":
+            answer = self._typed_answer(tracker, "callback_name")
+            return {"callback_name": entity or answer["callback_name"]} if answer else {}
         if requested is None and intent == "request_callback" and entity and not tracker.get_slot("callback_name"):
             return {"callback_name": entity}
         return {}
@@ -83,7 +101,7 @@ class ValidateCallbackForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         requested, intent, text = _requested(tracker), _intent(tracker), _text(tracker)
         has_digits = any(ch.isdigit() for ch in text)
-        if requested == "callback_phone" and (intent not in INTERRUPTIONS or has_digits):
+        if requested == "callback_phone" and (has_digits or not form.is_interruption(intent, text)):
             return {"callback_phone": text}
         if requested is None and intent == "request_callback" and not tracker.get_slot("callback_phone"):
             found = find_phone_number(text)

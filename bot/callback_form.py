@@ -61,6 +61,29 @@ _ROLE_WORDS = (
 )
 
 
+# Intents that always mean "not an answer", whatever was asked.
+ALWAYS_INTERRUPT = {"stop", "emergency_danger", "emergency_self_harm", "greet", "thanks", "goodbye"}
+# Intents that mean "not an answer" only when the message reads as a question: a short answer such as
+# "Robin" or "evenings" can look like an FAQ to the classifier, and must still be taken as the answer.
+QUESTION_INTENTS = {"faq", "out_of_scope", "request_callback"}
+_QUESTION_START = {
+    "what", "whats", "what's", "how", "who", "why", "where", "which", "is", "isn't", "are", "can", "could",
+    "do", "does", "did", "will", "would", "should", "may", "tell", "explain",
+}
+
+
+def looks_like_a_question(text: str) -> bool:
+    words = _tidy(text).lower().split()
+    return "?" in text or bool(words and words[0] in _QUESTION_START and len(words) > 1)
+
+
+def is_interruption(intent: Optional[str], text: str) -> bool:
+    """Whether a message sent while the form waits for a typed answer is something else instead."""
+    if intent in ALWAYS_INTERRUPT:
+        return True
+    return intent in QUESTION_INTENTS and looks_like_a_question(text)
+
+
 @dataclass(frozen=True)
 class Checked:
     """A cleaned value, or a kind explanation of why it cannot be used."""

@@ -201,3 +201,18 @@ async def test_unclear_questions_get_did_you_mean_buttons_with_topic_titles():
     [reply] = dispatcher.messages
     assert reply["response"] == "utter_did_you_mean"
     assert [b["payload"] for b in reply["buttons"]] == ["Is it free?", "Is it safe?", "/request_callback"]
+
+
+async def test_a_name_mistaken_for_a_question_is_still_taken_as_the_name():
+    slots, _ = await run_validation(tracker("Robin", intent="faq", requested="callback_name"))
+    assert slots["callback_name"] == "Robin"
+
+
+async def test_a_real_question_while_the_time_is_asked_is_left_to_the_rules():
+    slots, _ = await run_validation(tracker("is it free?", intent="faq", requested="callback_time"))
+    assert "callback_time" not in slots
+
+
+async def test_a_time_answer_is_taken_whatever_it_was_classified_as():
+    slots, _ = await run_validation(tracker("evenings", intent="faq", requested="callback_time"))
+    assert slots["callback_time"] == "evenings"

@@ -91,3 +91,22 @@ def test_details_leave_skipped_answers_empty():
         "callback_time": "any time", "callback_role": form.SKIP, "callback_note": form.SKIP,
     })
     assert details.role is None and details.note is None and details.safe_to_identify is True
+
+
+@pytest.mark.parametrize(
+    "intent, text, interrupts",
+    [
+        ("faq", "Robin", False),           # a name the classifier mistook for a question
+        ("faq", "evenings", False),
+        ("out_of_scope", "after the school run", False),
+        ("faq", "is it free?", True),
+        ("faq", "what happens at a meeting", True),
+        ("out_of_scope", "will I go to prison", True),
+        ("stop", "forget it", True),
+        ("emergency_danger", "he's outside", True),
+        ("inform", "can you call after 6", False),
+        ("nlu_fallback", "Robin", False),
+    ],
+)
+def test_answers_are_told_from_interruptions(intent, text, interrupts):
+    assert form.is_interruption(intent, text) is interrupts
