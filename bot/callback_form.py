@@ -62,10 +62,11 @@ _ROLE_WORDS = (
 
 
 # Intents that always mean "not an answer", whatever was asked.
-ALWAYS_INTERRUPT = {"stop", "emergency_danger", "emergency_self_harm", "greet", "thanks", "goodbye"}
+ALWAYS_INTERRUPT = {"stop", "emergency_danger", "emergency_self_harm", "goodbye"}
 # Intents that mean "not an answer" only when the message reads as a question: a short answer such as
-# "Robin" or "evenings" can look like an FAQ to the classifier, and must still be taken as the answer.
-QUESTION_INTENTS = {"faq", "out_of_scope", "request_callback"}
+# "Robin", "evenings" or "Morning" can look like an FAQ or a greeting to the classifier, and must still
+# be taken as the answer.
+QUESTION_INTENTS = {"faq", "out_of_scope", "request_callback", "greet", "thanks"}
 _QUESTION_START = {
     "what", "whats", "what's", "how", "who", "why", "where", "which", "is", "isn't", "are", "can", "could",
     "do", "does", "did", "will", "would", "should", "may", "tell", "explain",

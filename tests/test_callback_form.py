@@ -110,3 +110,8 @@ def test_details_leave_skipped_answers_empty():
 )
 def test_answers_are_told_from_interruptions(intent, text, interrupts):
     assert form.is_interruption(intent, text) is interrupts
+
+
+@pytest.mark.parametrize("intent, text", [("greet", "Morning"), ("thanks", "any time thanks")])
+def test_greeting_words_given_as_answers_are_answers(intent, text):
+    assert form.is_interruption(intent, text) is False

@@ -25,7 +25,8 @@ def test_says_it_is_free(conversation):
 
 def test_meeting_is_not_compulsory(conversation):
     reply = conversation.say_text("do I have to meet him?").lower()
-    assert "voluntary" in reply or "don't have to" in reply or "do not have to" in reply
+    assert any(phrase in reply for phrase in ("never have to", "don't have to", "do not have to", "voluntary"))
+    assert "letter" in reply  # and the other ways of taking part are offered
 
 
 def test_danger_gets_the_emergency_answer(conversation):
@@ -63,3 +64,11 @@ def test_callback_request_is_stored_once_in_e164(conversation, stack_database):
     # The personal details are gone from the conversation once stored.
     assert "Jess" not in conversation.say_text("/request_callback")
     store.close()
+
+
+def test_nothing_typed_in_the_callback_reaches_the_logs(stack):
+    # Runs after the callback conversation above, in the same stack.
+    logs = "".join(path.read_text() for path in stack.log_dir.glob("*.log"))
+    assert logs, "the stack wrote no logs to check"
+    for typed in ("Jess", "07400 900461", "+447400900461", "447400900461", "evenings after 6"):
+        assert typed not in logs

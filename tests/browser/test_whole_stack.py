@@ -6,7 +6,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from browser.fixtures import artifacts, browser, new_page, page  # noqa: F401  (pytest fixtures)
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser]
 
@@ -18,7 +17,7 @@ def send(page, text: str) -> None:
     page.keyboard.press("Enter")
 
 
-def test_visitor_asks_requests_a_callback_and_staff_find_it(page, stack, artifacts):  # noqa: F811
+def test_visitor_asks_requests_a_callback_and_staff_find_it(page, stack, artifacts):
     page.goto(stack.web_url + "/")
     for _ in range(40):  # the keyboard alone reaches the launcher
         page.keyboard.press("Tab")
