@@ -65,8 +65,11 @@ class Stack:
     def _endpoints_file(self) -> Path:
         if self.ports.actions == 5055:
             return PROJECT_ROOT / "endpoints.yml"
+        endpoints = (PROJECT_ROOT / "endpoints.yml").read_text().replace(
+            "http://127.0.0.1:5055/webhook", f"http://127.0.0.1:{self.ports.actions}/webhook"
+        )
         handle = tempfile.NamedTemporaryFile("w", suffix="-endpoints.yml", delete=False)
-        handle.write(f'action_endpoint:\n  url: "http://127.0.0.1:{self.ports.actions}/webhook"\n')
+        handle.write(endpoints)
         handle.close()
         return Path(handle.name)
 
