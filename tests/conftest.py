@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import urllib.request
 import uuid
 from pathlib import Path
@@ -16,14 +15,9 @@ from typing import Iterator, List
 import pytest
 
 from bot.settings import PROJECT_ROOT
+from loopback import free_port
 
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

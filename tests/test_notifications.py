@@ -1,6 +1,5 @@
 import asyncio
 import logging
-import socket
 import sqlite3
 from email import message_from_bytes, policy
 
@@ -11,18 +10,13 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from bot.callbacks import CallbackDetails, CallbackStore
 from bot.notifications import DISABLED_MESSAGE, DeliveryReport, Notifier, run_outbox_worker
 from bot.settings import SmtpSettings
+from loopback import free_port
 
 NAME = "Bethany Quellwright"
 PHONE = "+447400123456"
 NOTE = "Please ask for Beth, partner is often home"
 DETAILS = CallbackDetails(NAME, PHONE, False, "Weekday mornings", role="person_harmed", note=NOTE)
 PERSONAL = (NAME, "Quellwright", PHONE, "7400123456", NOTE, "Weekday mornings", "Person harmed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Collector:

@@ -1,7 +1,6 @@
 import csv
 import io
 import os
-import socket
 import sqlite3
 import stat
 import subprocess
@@ -14,6 +13,7 @@ from aiosmtpd.controller import Controller
 
 from bot.callbacks import CallbackDetails, CallbackStore, Status
 from bot.db import utcnow
+from loopback import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "Bethany Quellwright"
@@ -144,12 +144,6 @@ def test_purge_and_dry_run(db_url, store, tmp_path):
     assert store.get(recent).name == NAME
     assert "details purged" in staff(db_url, "list").stdout
     assert "purged on" in staff(db_url, "show", old).stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Collector:

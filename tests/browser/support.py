@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import socket
 import threading
 import time
 import urllib.request
@@ -20,6 +19,7 @@ from typing import Callable, Dict, Iterator, List, Optional
 from sanic import Sanic
 
 from bot.settings import Settings, load_settings
+from loopback import free_port
 
 # Several apps are built and started in one test process; Sanic allows that in its test mode only.
 Sanic.test_mode = True
@@ -31,12 +31,6 @@ INJECTION_TEXT = (
 
 
 EXIT_PAGE = "<!doctype html><html lang='en'><title>Weather</title><h1>Weather forecast</h1></html>"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_settings(database_path, rasa_url: str = "http://127.0.0.1:9", **overrides) -> Settings:
