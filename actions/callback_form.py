@@ -84,6 +84,17 @@ class ValidateCallbackForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         return self._typed_answer(tracker, "callback_note")
 
+    async def extract_callback_safe_to_identify(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        # "yes" and "no" are filled by the slot's from_intent mappings; a doubtful answer means "no".
+        if _requested(tracker) != "callback_safe_to_identify" or _intent(tracker) in {"affirm", "deny"}:
+            return {}
+        text = _text(tracker)
+        if form.is_interruption(_intent(tracker), text) or not form.unsure_about_voicemail(text):
+            return {}
+        return {"callback_safe_to_identify": False}
+
     async def extract_callback_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
@@ -142,6 +153,15 @@ class ValidateCallbackForm(FormValidationAction):
                 return {"callback_phone": None, "callback_phone_failures": failures, "callback_gave_up": True}
             dispatcher.utter_message(text=error.message)
             return {"callback_phone": None, "callback_phone_failures": failures}
+
+    def validate_callback_safe_to_identify(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if value is None:
+            return {"callback_safe_to_identify": None}
+        if value is False and form.unsure_about_voicemail(_text(tracker)):
+            dispatcher.utter_message(response="utter_callback_voicemail_unsure")
+        return {"callback_safe_to_identify": bool(value)}
 
     def validate_callback_time(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

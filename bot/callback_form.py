@@ -101,6 +101,20 @@ def is_skip(text: str) -> bool:
     return _tidy(text).lower().strip(".!") in _SKIP_WORDS
 
 
+# Doubt about whether a voicemail is safe is read as "no": the person may share a phone with the person
+# who harmed them, and a message left when it was not safe cannot be taken back.
+_UNSURE = re.compile(
+    r"\b(not sure|unsure|dunno|don'?t know|no idea|maybe|might be|not always|depends|sometimes|"
+    r"rather not|better not|best not|prefer not|not really)\b",
+    re.IGNORECASE,
+)
+
+
+def unsure_about_voicemail(text: str) -> bool:
+    """Whether an answer to "is it safe to leave a voicemail?" expresses doubt rather than yes or no."""
+    return bool(_UNSURE.search(_tidy(text)))
+
+
 def check_name(text: str, entity: Optional[str] = None) -> Checked:
     name = _tidy(entity or text)
     name = _NAME_SUFFIX.sub("", _NAME_PREFIX.sub("", name)).strip(" .,!")

@@ -216,3 +216,28 @@ async def test_a_real_question_while_the_time_is_asked_is_left_to_the_rules():
 async def test_a_time_answer_is_taken_whatever_it_was_classified_as():
     slots, _ = await run_validation(tracker("evenings", intent="faq", requested="callback_time"))
     assert slots["callback_time"] == "evenings"
+
+
+@pytest.mark.parametrize("text", ["not sure", "I don't know really", "maybe, depends who picks up", "dunno",
+                                  "better not", "sometimes he checks my phone"])
+async def test_doubt_about_a_voicemail_is_taken_as_no(text):
+    slots, messages = await run_validation(tracker(text, intent="inform", requested="callback_safe_to_identify"))
+    assert slots["callback_safe_to_identify"] is False
+    assert [m["response"] for m in messages] == ["utter_callback_voicemail_unsure"]
+
+
+@pytest.mark.parametrize("text, intent", [("evenings", "inform"), ("is it confidential?", "faq")])
+async def test_an_unrelated_answer_to_the_voicemail_question_leaves_it_unanswered(text, intent):
+    slots, messages = await run_validation(tracker(text, intent=intent, requested="callback_safe_to_identify"))
+    assert slots.get("callback_safe_to_identify") is None
+    assert messages == []
+
+
+async def test_a_clear_no_to_the_voicemail_question_needs_no_extra_reply():
+    t = tracker("no", intent="deny", requested="callback_safe_to_identify",
+                slots={"callback_safe_to_identify": False})
+    # Rasa has already applied the slot's from_intent mapping when it calls the validation action.
+    t.events.append({"event": "slot", "name": "callback_safe_to_identify", "value": False})
+    slots, messages = await run_validation(t)
+    assert slots["callback_safe_to_identify"] is False
+    assert messages == []

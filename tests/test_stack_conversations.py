@@ -66,6 +66,23 @@ def test_callback_request_is_stored_once_in_e164(conversation, stack_database):
     store.close()
 
 
+def test_doubt_about_a_voicemail_is_stored_as_not_safe(conversation, stack_database):
+    store = CallbackStore(stack_database)
+    before = {record.reference for record in store.list()}
+    for message in ("can someone call me", "yes", "Ann", "07400 900462"):
+        reply = conversation.say_text(message)
+    assert "voicemail" in reply.lower(), reply
+    reply = conversation.say_text("I'm not sure, he sometimes checks my phone")
+    assert "not safe" in reply and "good time" in reply.lower(), reply
+    for message in ("any time", "Skip", "Skip"):
+        reply = conversation.say_text(message)
+    assert "Voicemail or saying who's calling: no" in reply, reply
+    final = conversation.say_text("/affirm")
+    assert REFERENCE.search(final), final
+    new = [record for record in store.list() if record.reference not in before]
+    assert len(new) == 1 and new[0].safe_to_identify is False
+
+
 def test_nothing_typed_in_the_callback_reaches_the_logs(stack):
     # Runs after the callback conversation above, in the same stack.
     logs = "".join(path.read_text() for path in stack.log_dir.glob("*.log"))
