@@ -159,8 +159,10 @@ class ValidateCallbackForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         if value is None:
             return {"callback_safe_to_identify": None}
-        if value is False and form.unsure_about_voicemail(_text(tracker)):
+        # Doubt wins over a "yes" in the same breath ("yes maybe"): a wrong "safe" could put someone at risk.
+        if form.unsure_about_voicemail(_text(tracker)):
             dispatcher.utter_message(response="utter_callback_voicemail_unsure")
+            return {"callback_safe_to_identify": False}
         return {"callback_safe_to_identify": bool(value)}
 
     def validate_callback_time(

@@ -241,3 +241,13 @@ async def test_a_clear_no_to_the_voicemail_question_needs_no_extra_reply():
     slots, messages = await run_validation(t)
     assert slots["callback_safe_to_identify"] is False
     assert messages == []
+
+
+@pytest.mark.parametrize("text", ["yes maybe", "yeah I think so, not sure"])
+async def test_a_doubtful_yes_to_the_voicemail_question_is_taken_as_no(text):
+    t = tracker(text, intent="affirm", requested="callback_safe_to_identify",
+                slots={"callback_safe_to_identify": True})
+    t.events.append({"event": "slot", "name": "callback_safe_to_identify", "value": True})
+    slots, messages = await run_validation(t)
+    assert slots["callback_safe_to_identify"] is False
+    assert [m["response"] for m in messages] == ["utter_callback_voicemail_unsure"]
