@@ -92,7 +92,7 @@ class Stack:
         rasa = rasa_executable()
         self._spawn("actions", [rasa, "run", "actions", "--actions", "actions", "--port", str(self.ports.actions)])
         self._spawn("rasa", [
-            rasa, "run", "--model", str(self.model), "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
+            sys.executable, "-m", "bot.rasa_server", "run", "--model", str(self.model), "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
             "--endpoints", str(self._endpoints_file()), "--credentials", str(PROJECT_ROOT / "credentials.yml"),
         ])
         self._spawn("web", [sys.executable, "-m", "bot.web"])
