@@ -62,6 +62,18 @@ def process_tree(pid: int) -> List[int]:
     return tree
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time used so far by the process and its children (TensorFlow's threads included)."""
+    ticks = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> Optional[float]:
     """VmHWM (peak resident set) of the process and its children, in MB."""
     total_kb = 0
@@ -86,7 +98,7 @@ class BenchStack(Stack):
         rasa = rasa_executable()
         self._spawn("actions", [rasa, "run", "actions", "--actions", "actions", "--port", str(self.ports.actions)])
         self._spawn("rasa", [
-            rasa, "run", "--model", str(self.model), "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
+            sys.executable, "-m", "bot.rasa_server", "run", "--model", str(self.model), "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
             "--endpoints", str(self._endpoints_file()), "--credentials", str(ROOT / "credentials.yml"),
         ])
 
@@ -267,13 +279,20 @@ def main() -> int:
                            "stock": ["hello", "I'm feeling sad", "yes", "bye"]}
         warm_up(ours_host, ours_path, warm_messages["ours"])
         warm_up(stock.url, REST_PATH, warm_messages["stock"])
+        rasa_pids = {"ours": ours.processes["rasa"].pid, "stock": stock.process.pid}
         for count in users:
             for kind, host, path in (("ours", ours_host, ours_path), ("stock", stock.url, REST_PATH)):
                 print(f"Load: {kind}, {count} visitor(s) for {args.seconds} s", flush=True)
+                cpu_before = cpu_seconds(rasa_pids[kind])
                 figures = run_locust(kind, host, path, count, args.seconds, args.work / f"{kind}-u{count}", args.think)
+                # The Rasa server's own CPU per message: what one message costs, whatever the queueing.
+                rasa_cpu = cpu_seconds(rasa_pids[kind]) - cpu_before
+                figures.update(rasa_cpu_s=round(rasa_cpu, 1),
+                               rasa_cpu_ms_per_msg=round(1000 * rasa_cpu / max(figures["requests"], 1), 1))
                 result["runs"][kind][str(count)] = figures
                 print(f"Load: {kind} u={count}: p50 {figures['p50_ms']:.0f} ms, p95 {figures['p95_ms']:.0f} ms, "
-                      f"{figures['msgs_per_s']} msgs/s, {figures['errors']} errors of {figures['requests']}",
+                      f"{figures['msgs_per_s']} msgs/s, {figures['errors']} errors of {figures['requests']}, "
+                      f"Rasa CPU {figures['rasa_cpu_ms_per_msg']} ms per message",
                       flush=True)
         result["memory"] = {
             "ours_rasa_mb": peak_rss_mb(ours.processes["rasa"].pid),
