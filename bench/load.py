@@ -95,12 +95,7 @@ class BenchStack(Stack):
     def start(self) -> None:
         if self.include_web:
             return super().start()
-        rasa = rasa_executable()
-        self._spawn("actions", [rasa, "run", "actions", "--actions", "actions", "--port", str(self.ports.actions)])
-        self._spawn("rasa", [
-            sys.executable, "-m", "bot.rasa_server", "run", "--model", str(self.model), "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
-            "--endpoints", str(self._endpoints_file()), "--credentials", str(ROOT / "credentials.yml"),
-        ])
+        self.start_rasa_and_actions()
 
     def wait_until_ready(self, timeout_s: float = 300) -> None:
         if self.include_web:

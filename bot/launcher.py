@@ -88,13 +88,17 @@ class Stack:
             start_new_session=True,  # Ctrl-C reaches the launcher only; it stops each child itself
         )
 
-    def start(self) -> None:
-        rasa = rasa_executable()
-        self._spawn("actions", [rasa, "run", "actions", "--actions", "actions", "--port", str(self.ports.actions)])
+    def start_rasa_and_actions(self) -> None:
+        self._spawn("actions", [rasa_executable(), "run", "actions", "--actions", "actions",
+                                "--port", str(self.ports.actions)])
         self._spawn("rasa", [
-            sys.executable, "-m", "bot.rasa_server", "run", "--model", str(self.model), "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
+            sys.executable, "-m", "bot.rasa_server", "run", "--model", str(self.model),
+            "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
             "--endpoints", str(self._endpoints_file()), "--credentials", str(PROJECT_ROOT / "credentials.yml"),
         ])
+
+    def start(self) -> None:
+        self.start_rasa_and_actions()
         self._spawn("web", [sys.executable, "-m", "bot.web"])
 
     def wait_until_ready(self, timeout_s: float = READY_TIMEOUT_S, should_stop=lambda: False) -> None:
