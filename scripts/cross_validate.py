@@ -16,14 +16,35 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+AVERAGES = {"macro avg", "weighted avg", "micro avg"}
+
+
 def figures(report_path: Path) -> dict:
     report = json.loads(report_path.read_text())
     return {
         "accuracy": report["accuracy"],
         "macro_f1": report["macro avg"]["f1-score"],
         "labels": sum(1 for key, value in report.items() if isinstance(value, dict) and "support" in value
-                      and key not in {"macro avg", "weighted avg", "micro avg"}),
+                      and key not in AVERAGES),
         "examples": report["macro avg"]["support"],
+    }
+
+
+def figures_for_retrieval_intent(report_path: Path, retrieval_intent: str) -> dict:
+    """One retrieval intent's share of a response selection report, e.g. the FAQ topics alone.
+
+    Each example is scored by its own retrieval intent's selector, so a label's recall times its support is
+    the number of its examples answered correctly.
+    """
+    report = json.loads(report_path.read_text())
+    labels = {key: value for key, value in report.items()
+              if key.startswith(f"{retrieval_intent}/") and key not in AVERAGES and value["support"]}
+    examples = sum(value["support"] for value in labels.values())
+    return {
+        "accuracy": sum(value["recall"] * value["support"] for value in labels.values()) / examples,
+        "macro_f1": sum(value["f1-score"] for value in labels.values()) / len(labels),
+        "labels": len(labels),
+        "examples": examples,
     }
 
 
@@ -44,6 +65,7 @@ def main() -> int:
     summary["intent"] = figures(out / "intent_report.json")
     for report in sorted(out.glob("*response_selection_report.json")):
         summary[report.name.replace("_report.json", "")] = figures(report)
+    summary["faq_topics_alone"] = figures_for_retrieval_intent(out / "response_selection_report.json", "faq")
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"\n{args.folds}-fold cross-validation ({args.config}, {summary['seconds']} s)")
     print(f"{'what':<34}{'accuracy':>10}{'macro F1':>10}{'labels':>8}")
