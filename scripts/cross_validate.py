@@ -16,7 +16,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-AVERAGES = {"macro avg", "weighted avg", "micro avg"}
+def label_rows(report: dict) -> dict:
+    """The per-label rows of a Rasa evaluation report, without its averages."""
+    return {key: value for key, value in report.items() if isinstance(value, dict) and "support" in value
+            and key not in {"macro avg", "weighted avg", "micro avg"}}
 
 
 def figures(report_path: Path) -> dict:
@@ -24,8 +27,7 @@ def figures(report_path: Path) -> dict:
     return {
         "accuracy": report["accuracy"],
         "macro_f1": report["macro avg"]["f1-score"],
-        "labels": sum(1 for key, value in report.items() if isinstance(value, dict) and "support" in value
-                      and key not in AVERAGES),
+        "labels": len(label_rows(report)),
         "examples": report["macro avg"]["support"],
     }
 
@@ -37,8 +39,8 @@ def figures_for_retrieval_intent(report_path: Path, retrieval_intent: str) -> di
     the number of its examples answered correctly.
     """
     report = json.loads(report_path.read_text())
-    labels = {key: value for key, value in report.items()
-              if key.startswith(f"{retrieval_intent}/") and key not in AVERAGES and value["support"]}
+    labels = {key: value for key, value in label_rows(report).items()
+              if key.startswith(f"{retrieval_intent}/") and value["support"]}
     examples = sum(value["support"] for value in labels.values())
     return {
         "accuracy": sum(value["recall"] * value["support"] for value in labels.values()) / examples,
