@@ -1,4 +1,4 @@
-"""The sentence-embedding featurizer on the real all-MiniLM-L6-v2 model installed by scripts/bootstrap.sh."""
+"""The sentence-embedding featurizer on the real all-mpnet-base-v2 model installed by scripts/bootstrap.sh."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +13,7 @@ from bot.sentence_embeddings import MAX_WORD_PIECES, SentenceEmbeddingFeaturizer
 
 @pytest.fixture(scope="module")
 def encoder() -> SentenceEncoder:
-    return SentenceEncoder()
+    return SentenceEncoder.shared()
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +22,12 @@ def featurizer() -> SentenceEmbeddingFeaturizer:
     return SentenceEmbeddingFeaturizer(config, "sentence_embedding")
 
 
-def test_vectors_are_unit_length_and_384_wide(encoder):
+WIDTH = 768
+
+
+def test_vectors_are_unit_length_and_768_wide(encoder):
     vectors = encoder.encode(["what is restorative justice?", "is it free", "x"])
-    assert vectors.shape == (3, 384)
+    assert vectors.shape == (3, WIDTH)
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
 
@@ -45,12 +48,12 @@ def test_a_message_gets_the_same_vector_alone_as_in_a_padded_batch(encoder):
 def test_batches_larger_than_one_step_keep_their_order(encoder):
     texts = [f"question number {n} about restorative justice" for n in range(150)]
     together = encoder.encode(texts)
-    assert together.shape == (150, 384)
+    assert together.shape == (150, WIDTH)
     np.testing.assert_allclose(together[149], encoder.encode([texts[149]])[0], atol=1e-5)
 
 
 def test_no_texts_give_an_empty_matrix(encoder):
-    assert encoder.encode([]).shape == (0, 384)
+    assert encoder.encode([]).shape == (0, WIDTH)
 
 
 def test_a_very_long_message_is_truncated_not_refused(encoder):
@@ -70,12 +73,17 @@ def test_every_message_with_text_gets_one_dense_sentence_feature(featurizer):
     assert features[0].type == FEATURE_TYPE_SENTENCE
     assert features[0].attribute == TEXT
     assert features[0].origin == "sentence_embedding"
-    assert features[0].features.shape == (1, 384)
+    assert features[0].features.shape == (1, WIDTH)
     assert not features[0].is_sparse()
     # Scaled so that its elements weigh as much as the count features beside them.
-    np.testing.assert_allclose(np.linalg.norm(features[0].features), np.sqrt(384), rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(features[0].features), np.sqrt(WIDTH), rtol=1e-5)
     assert not any(feature.type == FEATURE_TYPE_SEQUENCE for feature in features)
     assert without_text.features == []
+
+
+def test_featurizers_share_one_loaded_model(featurizer):
+    another = SentenceEmbeddingFeaturizer(SentenceEmbeddingFeaturizer.get_default_config(), "another")
+    assert another._encoder is featurizer._encoder
 
 
 def test_without_an_alias_the_features_are_named_after_the_component():
