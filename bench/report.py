@@ -425,15 +425,21 @@ def explain(row, q, load, training) -> str:
     if name.startswith("FAQ-topic"):
         errors = [e for e in q["heldout_errors"] if e["expected"].startswith("faq/")]
         ours, tfidf = q["cv_faq_errors"]["rasa"], q["cv_faq_errors"]["tfidf_lr"]
-        return (f"The assistant mislabelled {len(errors)} held-out FAQ questions (listed above). In cross-validation "
-                f"it got {ours['wrong']} of {ours['n']} FAQ questions wrong, {ours['to_fallback']} of them sent to "
-                f"fallback; TF-IDF + logistic regression got {tfidf['wrong']} wrong, {tfidf['to_fallback']} to "
-                f"fallback. So about {100 * (ours['to_fallback'] - tfidf['to_fallback']) / ours['n']:.0f} points of "
-                "the gap are the FallbackClassifier's threshold (0.5, set so that the held-out fallback targets are "
-                "met), and the rest are confusions between topics whose questions overlap in everyday wording "
-                "(see the F1 per topic), which the regression makes less often. Rasa 3.6 has only the DIET-based "
-                "ResponseSelector for choosing an FAQ answer; the next step is sharper examples for the "
-                "overlapping topics, or merging them.")
+        n_heldout = q["heldout"]["rasa"]["groups"]["FAQ topics"]["n"]
+        text = (f"The assistant mislabelled {len(errors)} of {n_heldout} held-out FAQ questions (listed above), so "
+                f"one question there is {100 / n_heldout:.1f} points. In cross-validation it got {ours['wrong']} of "
+                f"{ours['n']} FAQ questions wrong, {ours['to_fallback']} of them sent to fallback; TF-IDF + logistic "
+                f"regression got {tfidf['wrong']} wrong, {tfidf['to_fallback']} to fallback. ")
+        fallback_points = 100 * (ours["to_fallback"] - tfidf["to_fallback"]) / ours["n"]
+        if ours["wrong"] <= tfidf["wrong"]:
+            text += "Over those many more questions the assistant makes fewer mistakes than the regression. "
+        elif fallback_points >= 0.5:
+            text += (f"So about {fallback_points:.0f} points of the gap are the FallbackClassifier's threshold (0.5, "
+                     "set so that the held-out fallback targets are met), and the regression confuses topics less "
+                     "often. ")
+        return text + ("The mistakes left are confusions between topics whose questions overlap in everyday wording "
+                       "(see the F1 per topic); the next step is sharper examples for the overlapping topics, or "
+                       "merging them.")
     if "fallback" in name.lower():
         fb = q["heldout"]["rasa"]["fallback"]
         wrong = [e for e in q["heldout_errors"] if e["expected"].startswith("out_of_scope/") and not is_fallback(e["rasa"])]
