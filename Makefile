@@ -4,7 +4,7 @@ VENV := .venv/bin
 RASA := RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/rasa
 MODEL = $$($(VENV)/python -c 'from bot.training import model_path; print(model_path())')
 
-.PHONY: run test setup test-setup validate train test-stories test-python shell bench bench-quick bench-nlu lock
+.PHONY: run test setup test-setup validate train test-stories test-python shell eval bench bench-quick bench-nlu lock
 
 run: setup  ## Start the assistant (action server, Rasa, website) on loopback
 	$(VENV)/python -m bot.launcher
@@ -31,6 +31,9 @@ test-python: setup  ## pytest: bot/, actions, web app, browser, whole stack
 
 shell: train  ## Chat in the terminal (starts the action server beside `rasa shell`)
 	@scripts/shell.sh
+
+eval: train  ## Answer-level evaluation of the running assistant on ../shared/eval (questions and callers)
+	$(VENV)/python -m bench.evaluation
 
 bench-nlu: train  ## 5-fold cross-validation of intents and FAQ answers
 	$(VENV)/python scripts/cross_validate.py

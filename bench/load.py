@@ -13,7 +13,6 @@ import csv
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,18 +26,12 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.launcher import Ports, Stack  # noqa: E402
+from bot.launcher import Ports, Stack, free_port  # noqa: E402
 from bot.training import ensure_model, rasa_executable  # noqa: E402
 
 LOCUST = BENCH / ".venv" / "bin" / "locust"
 RASA_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
 REST_PATH = "/webhooks/rest/webhook"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def load_average() -> float:
@@ -218,7 +211,7 @@ def failures(path: Path) -> list:
 def start_ours(model: Path, work: Path, include_web: bool) -> BenchStack:
     database = Path(tempfile.mkdtemp(prefix="bench-db-", dir=work)) / "callbacks.sqlite3"
     stack = BenchStack(
-        model=model, ports=Ports(rasa=free_port(), actions=free_port(), web=free_port()),
+        model=model, ports=Ports.free(),
         env={"RG_DATABASE_URL": f"sqlite:///{database}", "RG_SMTP_HOST": "", **RASA_ENV},
         log_dir=work / "logs",
     )

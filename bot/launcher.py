@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,11 +25,22 @@ from bot.training import ensure_model, rasa_executable
 READY_TIMEOUT_S = 240
 
 
+def free_port() -> int:
+    """A port nothing listens on now, on loopback (for tests and tools that start their own stack)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @dataclass
 class Ports:
     rasa: int = 5005
     actions: int = 5055
     web: int = 8000
+
+    @classmethod
+    def free(cls) -> "Ports":
+        return cls(rasa=free_port(), actions=free_port(), web=free_port())
 
 
 @dataclass
@@ -39,6 +51,8 @@ class Stack:
     ports: Ports = field(default_factory=Ports)
     env: Dict[str, str] = field(default_factory=dict)
     log_dir: Optional[Path] = None  # None: children write to this terminal
+    # Rasa's HTTP API (conversation trackers) on loopback, behind this token; off unless a tool needs it.
+    api_token: Optional[str] = None
     processes: Dict[str, subprocess.Popen] = field(default_factory=dict)
     _logs: List[TextIO] = field(default_factory=list)
 
@@ -91,10 +105,12 @@ class Stack:
     def start_rasa_and_actions(self) -> None:
         self._spawn("actions", [rasa_executable(), "run", "actions", "--actions", "actions",
                                 "--port", str(self.ports.actions)])
+        api = ["--enable-api", "--auth-token", self.api_token] if self.api_token else []
         self._spawn("rasa", [
             sys.executable, "-m", "bot.rasa_server", "run", "--model", str(self.model),
             "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
             "--endpoints", str(self._endpoints_file()), "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+            *api,
         ])
 
     def start(self) -> None:

@@ -15,7 +15,6 @@ from typing import Iterator, List
 import pytest
 
 from bot.settings import PROJECT_ROOT
-from loopback import free_port
 
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 
@@ -40,7 +39,7 @@ def stack(trained_model, stack_database, tmp_path_factory) -> Iterator["Stack"]:
     staff_password = secrets.token_urlsafe(12)
     running = Stack(
         model=trained_model,
-        ports=Ports(rasa=free_port(), actions=free_port(), web=free_port()),
+        ports=Ports.free(),
         env={
             "RG_DATABASE_URL": stack_database,
             "RG_SMTP_HOST": "",
