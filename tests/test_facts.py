@@ -168,3 +168,9 @@ def test_checks_allow_years_percentages_and_sums():
 
 def test_check_all_is_clean_for_the_project():
     assert facts.check_all() == [], "\n".join(facts.check_all())
+
+
+def test_an_honest_no_guarantee_is_allowed_but_a_promise_is_not():
+    assert facts.check_forbidden_phrases(make("A referral doesn't guarantee contact.", ["W08"])) == []
+    assert facts.check_forbidden_phrases(make("There's no guarantee it will happen.", ["W08"])) == []
+    assert facts.check_forbidden_phrases(make("Contact is guaranteed.", ["W08"]))
