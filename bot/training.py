@@ -15,8 +15,9 @@ from typing import Iterable, Optional
 
 from bot.settings import PROJECT_ROOT
 
-# The custom featurizer's code shapes the model as much as config.yml does.
-TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/sentence_embeddings.py", "bot/sentence_model.py")
+# The custom components' code shapes the model as much as config.yml does.
+TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/sentence_embeddings.py", "bot/sentence_model.py",
+                   "bot/answer_classifier.py", "bot/danger.py", "bot/danger_net.py")
 
 
 def _input_files(root: Path) -> Iterable[Path]:
