@@ -41,15 +41,15 @@ SERVICE_NUMBERS = frozenset({"999", "112", "101", "111", "911"})
 
 MESSAGES = {
     "empty": "I didn't catch a phone number there. Could you type the number you'd like us to call, "
-    "like 07700 900123?",
+    "like 0113 496 0123?",
     "letters": "I couldn't see any digits in that. Could you type the number you'd like us to call, "
-    "like 07700 900123?",
+    "like 0113 496 0123?",
     "too_short": "That number looks a few digits short — UK numbers usually have 11 digits "
-    "starting with 0, like 07700 900123.",
+    "starting with 0, like 0113 496 0123.",
     "too_long": "That number looks a little long — UK numbers usually have 11 digits starting with 0, "
-    "like 07700 900123. Could you check it for me?",
+    "like 0113 496 0123. Could you check it for me?",
     "invalid": "That doesn't look like a UK phone number I recognise. Could you check it? UK numbers "
-    "usually have 11 digits starting with 0, like 07700 900123.",
+    "usually have 11 digits starting with 0, like 0113 496 0123.",
     "foreign": "That looks like a number from outside the UK. I'm sorry, we can only call UK numbers. "
     f"If a UK number isn't possible, you're welcome to email us at {CONTACT_EMAIL}.",
     "premium": "That looks like a premium-rate or shared-cost number (starting 09, 084, 087 or 070), "
@@ -63,7 +63,7 @@ MESSAGES = {
 
 ONE_DIGIT_SHORT = (
     "That number looks a digit short — UK numbers usually have 11 digits starting with 0, "
-    "like 07700 900123."
+    "like 0113 496 0123."
 )
 
 # A run of digits with the separators people use between them, optionally led by "+" or "(".

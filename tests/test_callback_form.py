@@ -14,7 +14,8 @@ from bot import callback_form as form
         ("it's Jess", None, "Jess"),
         ("  Mrs   Jones  ", None, "Mrs Jones"),
         ("ask for Tom please", None, "Tom"),
-        ("Hi I'm Dave, call me on 07400 900123", "Dave", "Dave"),
+        ("Hi I'm Dave, call me on 0113 496 0123", "Dave", "Dave"),
+        ("Sam, 0113 496 0123", None, "Sam"),
         ("Siobhan O'Neill-Smith", None, "Siobhan O'Neill-Smith"),
         ("Zoë", None, "Zoë"),
     ],
@@ -23,7 +24,7 @@ def test_names_are_tidied(text, entity, expected):
     assert form.check_name(text, entity) == form.Checked(expected)
 
 
-@pytest.mark.parametrize("text", ["", "   ", "07400 900123", "!!!", "x" * 61])
+@pytest.mark.parametrize("text", ["", "   ", "0113 496 0123", "!!!", "x" * 61])
 def test_unusable_names_get_a_kind_explanation(text):
     checked = form.check_name(text)
     assert checked.value is None
@@ -50,6 +51,25 @@ def test_roles_are_understood(text, expected):
     assert form.check_role(text).value == expected
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("it was my bike that got nicked", "person_harmed"),
+        ("I'm the one he attacked", "person_harmed"),
+        ("me, I was the one robbed", "person_harmed"),
+        ("I was the one who broke the window", "person_responsible"),
+        ("I'm the lad who did it", "person_responsible"),
+        ("I'm her grandad", "family_member"),
+        ("his sister", "family_member"),
+        ("I'm a probation officer", "professional"),
+        ("support worker", "professional"),
+        ("I'd rather not say", form.SKIP),
+    ],
+)
+def test_roles_said_in_a_persons_own_words(text, expected):
+    assert form.check_role(text).value == expected
+
+
 def test_an_unclear_role_is_asked_again():
     checked = form.check_role("banana")
     assert checked.value is None and "Skip" in checked.problem
@@ -70,7 +90,7 @@ def test_times_are_limited():
 def test_summary_reads_back_every_detail_in_uk_format():
     slots = {
         "callback_name": "Jess",
-        "callback_phone": "+447400900461",
+        "callback_phone": "+441134960461",
         "callback_safe_to_identify": False,
         "callback_time": "evenings",
         "callback_role": "person_harmed",
@@ -78,7 +98,7 @@ def test_summary_reads_back_every_detail_in_uk_format():
     }
     text = form.summary(slots)
     assert "Jess" in text
-    assert "07400 900461" in text
+    assert "0113 496 0461" in text
     assert "no, please don't" in text
     assert "evenings" in text
     assert "Person harmed" in text
@@ -87,31 +107,119 @@ def test_summary_reads_back_every_detail_in_uk_format():
 
 def test_details_leave_skipped_answers_empty():
     details = form.details_from_slots({
-        "callback_name": "Jess", "callback_phone": "+447400900461", "callback_safe_to_identify": True,
+        "callback_name": "Jess", "callback_phone": "+441134960461", "callback_safe_to_identify": True,
         "callback_time": "any time", "callback_role": form.SKIP, "callback_note": form.SKIP,
     })
     assert details.role is None and details.note is None and details.safe_to_identify is True
 
 
 @pytest.mark.parametrize(
-    "intent, text, interrupts",
+    "text, expected",
     [
-        ("faq", "Robin", False),           # a name the classifier mistook for a question
-        ("faq", "evenings", False),
-        ("out_of_scope", "after the school run", False),
-        ("faq", "is it free?", True),
-        ("faq", "what happens at a meeting", True),
-        ("out_of_scope", "will I go to prison", True),
-        ("stop", "forget it", True),
-        ("emergency_danger", "he's outside", True),
-        ("inform", "can you call after 6", False),
-        ("nlu_fallback", "Robin", False),
+        ("yes", True), ("yeah go on", True), ("ok then", True), ("sure, that's fine", True),
+        ("Yes, I'm happy with that", True), ("no problem", True), ("I don't mind", True), ("fine by me", True),
+        ("that's ok", True), ("go ahead please", True), ("yep", True), ("aye", True),
+        ("no", False), ("nope", False), ("no thanks", False), ("I'd rather not", False),
+        ("no, I don't want my details kept", False), ("not really", False), ("nah", False),
+        ("what do you mean?", None), ("Robin", None), ("is it free?", None),
     ],
 )
-def test_answers_are_told_from_interruptions(intent, text, interrupts):
-    assert form.is_interruption(intent, text) is interrupts
+def test_yes_and_no_in_many_words(text, expected):
+    assert form.yes_or_no(text) is expected
 
 
-@pytest.mark.parametrize("intent, text", [("greet", "Morning"), ("thanks", "any time thanks")])
-def test_greeting_words_given_as_answers_are_answers(intent, text):
-    assert form.is_interruption(intent, text) is False
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("yes", True),
+        ("yeah that's fine, nobody else uses my phone", True),
+        ("you can leave a message, it's my own mobile", True),
+        ("yes, a voicemail is fine", True),
+        ("Oh yes, you can say who you are", True),
+        ("no", False),
+        ("please don't leave anything, my partner reads my messages", False),
+        ("no voicemail please", False),
+        ("don't say where you're calling from", False),
+        ("better not, my dad answers the landline", False),
+        ("probably not", False),
+        ("yes but don't say it's about restorative justice", False),
+        ("yes, as long as you leave a message if I don't answer", True),
+        ("he sometimes checks the phone", False),
+        ("not sure", False),
+        ("is that safe?", None),
+        ("what's a voicemail", None),
+    ],
+)
+def test_is_it_safe_to_leave_a_voicemail_any_doubt_is_no(text, expected):
+    assert form.voicemail_is_safe(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "stop", "cancel", "please stop", "forget it", "never mind", "nevermind, sorry",
+        "I've changed my mind", "actually I'm not ready for this", "scrap that, I don't want a call",
+        "can we stop now", "on second thoughts, no", "no, I don't want you keeping my number",
+        "nah leave it",
+    ],
+)
+def test_cancelling_in_any_words(text):
+    assert form.wants_to_cancel(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can I stop later if I want to?", "what if I change my mind?", "can I pull out at any time?",
+        "I'm not ready to meet him yet", "you can leave a message", "Tuesday afternoon", "no thanks",
+        "I'd like the team to stop calling my work number",
+    ],
+)
+def test_questions_about_stopping_and_ordinary_answers_do_not_cancel(text):
+    assert not form.wants_to_cancel(text)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Hi, my name is Priya Shah, could someone call me?", "Priya Shah"),
+        ("this is Tom Baker, 0113 496 0011, can I have a call back", "Tom Baker"),
+        ("Its Leanne here, ring me pls", "Leanne"),
+        ("name: mo khan. number 020 7946 0011", "mo khan"),
+        ("hello I'm Gareth and I'd like a call", "Gareth"),
+        ("I'm a social worker, can someone call me?", None),
+        ("I'm his mum, can someone phone me", None),
+        ("can someone ring me back", None),
+    ],
+)
+def test_a_name_offered_in_the_opening_message(text, expected):
+    assert form.offered_name(text) == expected
+
+
+def test_a_time_given_as_a_labelled_detail():
+    assert form.offered_time("Name: Jo. Best time: after school") == "after school"
+    assert form.offered_time("can you ring me sometime") is None
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("the time is wrong", "time"), ("can I change my number", "phone"), ("my name is spelt wrong", "name"),
+     ("change the voicemail bit", "voicemail"), ("yes", None)],
+)
+def test_which_detail_a_correction_names(text, expected):
+    assert form.detail_to_change(text) == expected
+
+
+def test_a_name_refused_gets_a_kind_explanation():
+    checked = form.check_name("no")
+    assert checked.value is None and "first name" in checked.problem
+
+
+@pytest.mark.parametrize("text", ["is it free?", "what happens at a meeting", "wat is rj"])
+def test_questions_look_like_questions(text):
+    assert form.looks_like_a_question(text)
+
+
+@pytest.mark.parametrize("text", ["Robin", "evenings", "after the school run", "I'm his mum"])
+def test_answers_do_not_look_like_questions(text):
+    assert not form.looks_like_a_question(text)

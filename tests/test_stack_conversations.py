@@ -1,7 +1,13 @@
-"""Whole conversations through Rasa's REST channel with the real model, action server and database."""
+"""Whole conversations through Rasa's REST channel with the real model, action server and database.
+
+The messages are written the way people type on a phone, in words of our own (never the shared evaluation
+sets' sentences): answers that fit the question, danger caught in everyday words, honest "I don't know"s, and
+callback requests finished in natural replies.
+"""
 from __future__ import annotations
 
 import re
+from typing import List, Tuple
 
 import pytest
 
@@ -10,82 +16,174 @@ from bot.callbacks import CallbackStore
 pytestmark = pytest.mark.stack
 
 REFERENCE = re.compile(r"\bRG-[A-Z0-9]{6}\b")
+# The form's questions, as a person sees them.
+ASKS = {
+    "consent": "Is that OK?",
+    "name": "What name should the team ask for",
+    "phone": "Which UK phone number",
+    "voicemail": "is it safe to leave a voicemail",
+    "time": "When is a good time to call",
+    "role": "tell us who you are",
+    "note": "Anything short you'd like the team to know",
+    "summary": "Shall I send this to the team?",
+}
 
 
-def test_answers_what_restorative_justice_is(conversation):
-    reply = conversation.say_text("what is restorative justice?").lower()
-    assert "restorative justice" in reply
-    assert "harm" in reply
+def talk(conversation, steps: List[Tuple[str, str]]) -> str:
+    """Sends each message and checks that the reply asks what it should; returns the last reply."""
+    reply = ""
+    for message, asks in steps:
+        reply = conversation.say_text(message)
+        assert ASKS[asks].lower() in reply.lower(), f"after {message!r} expected the {asks} question, got {reply!r}"
+    return reply
 
 
-def test_says_it_is_free(conversation):
-    reply = conversation.say_text("is it free?").lower()
-    assert "free" in reply or "no cost" in reply
+def new_requests(store: CallbackStore, before: set) -> list:
+    return [record for record in store.list() if record.reference not in before]
 
 
-def test_meeting_is_not_compulsory(conversation):
-    reply = conversation.say_text("do I have to meet him?").lower()
-    assert any(phrase in reply for phrase in ("never have to", "don't have to", "do not have to", "voluntary"))
-    assert "letter" in reply  # and the other ways of taking part are offered
+@pytest.mark.parametrize(
+    "message, starts, contains",
+    [
+        ("is taking part optional", "Yes", "voluntary"),
+        ("do I really have to go through with it", "No", "voluntary"),
+        ("can I back out after I've said yes", "Yes", "any time"),
+        ("could my husband sit in with me", "Usually, yes", "supporter"),
+        ("are you lot on facebook or anything", "", "@RJGlos"),
+        ("what do you actually keep about me", "", "deleted after"),
+        ("wat does restorative justice even mean", "", "harm"),
+    ],
+)
+def test_answers_fit_the_question_asked(conversation, message, starts, contains):
+    reply = conversation.say_text(message)
+    assert reply.startswith(starts), reply
+    assert contains.lower() in reply.lower(), reply
 
 
-def test_danger_gets_the_emergency_answer(conversation):
-    assert "999" in conversation.say_text("he's outside my house right now")
+@pytest.mark.parametrize(
+    "message, helpline",
+    [
+        ("sorry i was going to ask about rj but hes round my place again and he wont go", "0808 2000 247"),
+        ("my ex just turned up outside the flat", "999"),
+        ("i cant keep going any more, everyone would be better off without me", "116 123"),
+    ],
+)
+def test_danger_and_suicidal_feelings_in_everyday_words_get_999_first(conversation, message, helpline):
+    reply = conversation.say_text(message)
+    assert "999" in reply.split(".")[0], reply
+    assert helpline in reply
 
 
-def test_callback_request_is_stored_once_in_e164(conversation, stack_database):
+@pytest.mark.parametrize(
+    "message",
+    ["where's your office, can I just turn up", "can we do the meeting on zoom", "how many weeks does it all take"],
+)
+def test_what_the_fact_sheet_does_not_say_is_honestly_not_known(conversation, message):
+    reply = conversation.say_text(message)
+    assert reply.startswith("Sorry, I don't"), reply
+    assert "contactus@restorativegloucestershire.co.uk" in reply
+
+
+@pytest.mark.parametrize(
+    "message", ["can you restore my old sofa", "I need a mediator for my divorce", "when is the recycling collected"]
+)
+def test_questions_that_only_share_words_with_ours_are_declined(conversation, message):
+    assert conversation.say_text(message).startswith("Sorry, I can't"), message
+
+
+@pytest.mark.parametrize(
+    "message, contains",
+    [("where can I get some support after being burgled", "08 08 16 89 111"),
+     ("how do I report some graffiti, it's not urgent", "101")],
+)
+def test_signposting_to_the_right_service(conversation, message, contains):
+    assert contains in conversation.say_text(message)
+
+
+def test_a_callback_in_natural_words_with_a_correction_is_stored_once(conversation, stack_database):
     store = CallbackStore(stack_database)
     before = {record.reference for record in store.list()}
-
-    consent = conversation.say_text("can someone ring me back please")
-    assert "deleted after" in consent and "Is that OK?" in consent, consent
-    steps = [
-        ("yes that's ok", "name"),
-        ("it's Jess", "number"),
-        ("07400 900461", "voicemail"),
-        ("/affirm", "good time"),
-        ("evenings after 6", "who you are"),
-        ("I was harmed", "anything short"),
-        ("Skip", "Shall I send this"),
-    ]
-    for message, expected in steps:
-        reply = conversation.say_text(message)
-        assert expected.lower() in reply.lower(), f"after {message!r} the assistant said {reply!r}"
-    final = conversation.say_text("/affirm")
+    summary = talk(conversation, [
+        ("hiya, I'm Priya, could someone ring me on 0113 496 0101 please", "consent"),
+        ("yeah go ahead", "voicemail"),  # the name and number given first are not asked for again
+        ("yes you can leave a message, nobody else uses this phone", "time"),
+        ("weekdays after 5", "role"),
+        ("it was my car that got smashed up", "note"),
+        ("no thanks", "summary"),
+    ])
+    assert "Priya" in summary and "0113 496 0101" in summary
+    corrected = talk(conversation, [("oh the number's wrong, it's 0113 496 0110 not 0101", "summary")])
+    assert "0113 496 0110" in corrected
+    final = conversation.say_text("yes, send it")
     match = REFERENCE.search(final)
     assert match, final
-
-    new = [record for record in store.list() if record.reference not in before]
-    assert [record.reference for record in new] == [match.group(0)]
-    assert new[0].phone == "+447400900461"
-    assert new[0].name == "Jess"
-    assert new[0].role == "person_harmed"
-    assert new[0].safe_to_identify is True
-    # The personal details are gone from the conversation once stored.
-    assert "Jess" not in conversation.say_text("/request_callback")
+    [record] = new_requests(store, before)
+    assert record.reference == match.group(0)
+    assert (record.name, record.phone, record.safe_to_identify, record.role) == (
+        "Priya", "+441134960110", True, "person_harmed")
+    # The details are gone from the conversation once stored.
+    assert "Priya" not in conversation.say_text("/request_callback")
     store.close()
 
 
-def test_doubt_about_a_voicemail_is_stored_as_not_safe(conversation, stack_database):
+def test_a_voicemail_that_is_not_safe_said_with_a_reason_is_stored_as_not_safe(conversation, stack_database):
     store = CallbackStore(stack_database)
     before = {record.reference for record in store.list()}
-    for message in ("can someone call me", "yes", "Ann", "07400 900462"):
-        reply = conversation.say_text(message)
-    assert "voicemail" in reply.lower(), reply
-    reply = conversation.say_text("I'm not sure, he sometimes checks my phone")
-    assert "not safe" in reply and "good time" in reply.lower(), reply
-    for message in ("any time", "Skip", "Skip"):
-        reply = conversation.say_text(message)
-    assert "Voicemail or saying who's calling: no" in reply, reply
-    final = conversation.say_text("/affirm")
-    assert REFERENCE.search(final), final
-    new = [record for record in store.list() if record.reference not in before]
-    assert len(new) == 1 and new[0].safe_to_identify is False
+    talk(conversation, [
+        ("can somebody phone me about what happened", "consent"),
+        ("that's fine", "name"),
+        ("Jo", "phone"),
+        ("my number is 020 7946 0102", "voicemail"),
+        ("no don't leave anything, he goes through my phone", "time"),
+        ("between 10 and 2 when he's at work", "role"),
+        ("rather not say", "note"),
+        ("please withhold your number", "summary"),
+    ])
+    assert REFERENCE.search(conversation.say_text("yep that's right"))
+    [record] = new_requests(store, before)
+    assert record.safe_to_identify is False and record.note == "please withhold your number"
+    store.close()
 
 
-def test_nothing_typed_in_the_callback_reaches_the_logs(stack):
-    # Runs after the callback conversation above, in the same stack.
+def test_a_question_during_the_form_is_answered_and_the_form_carries_on(conversation):
+    talk(conversation, [("I'd like a phone call please", "consent")])
+    reply = conversation.say_text("sorry, quick question first, does it cost anything?")
+    assert "free" in reply.lower() and ASKS["consent"] in reply, reply
+    talk(conversation, [("ok go on", "name")])
+    reply = conversation.say_text("do I have to meet him face to face?")
+    assert "letters" in reply.lower() and ASKS["name"].lower() in reply.lower(), reply
+
+
+def test_cancelling_in_natural_words_keeps_nothing_and_offers_the_email(conversation, stack_database):
+    store = CallbackStore(stack_database)
+    before = {record.reference for record in store.list()}
+    talk(conversation, [("can u call me", "consent"), ("ok", "name"), ("Lee", "phone")])
+    reply = conversation.say_text("actually no forget it, I'm not ready to talk to anyone yet")
+    assert "nothing you typed for the callback has been saved" in reply, reply
+    assert "contactus@restorativegloucestershire.co.uk" in reply
+    assert new_requests(store, before) == []
+    store.close()
+
+
+def test_danger_during_the_form_is_answered_first_and_the_form_waits(conversation, stack_database):
+    store = CallbackStore(stack_database)
+    before = {record.reference for record in store.list()}
+    talk(conversation, [("could someone call me back", "consent"), ("yes", "name")])
+    reply = conversation.say_text("hang on hes banging on the back door again")
+    assert reply.startswith("If you're in danger right now, please call 999"), reply
+    assert "can wait" in reply and ASKS["name"].lower() in reply.lower(), reply
+    reply = conversation.say_text("please stop")
+    assert "nothing you typed for the callback has been saved" in reply, reply
+    assert new_requests(store, before) == []
+    store.close()
+
+
+def test_nothing_typed_in_a_callback_reaches_the_logs(stack, conversation):
+    talk(conversation, [("can someone phone me", "consent"), ("yes", "name"), ("Marguerite", "phone"),
+                        ("0113 496 0199", "voicemail"), ("no", "time"), ("after teatime", "role"),
+                        ("Skip", "note"), ("my neighbour keeps parking on my drive", "summary")])
+    assert REFERENCE.search(conversation.say_text("/affirm"))
     logs = "".join(path.read_text() for path in stack.log_dir.glob("*.log"))
     assert logs, "the stack wrote no logs to check"
-    for typed in ("Jess", "07400 900461", "+447400900461", "447400900461", "evenings after 6"):
+    for typed in ("Marguerite", "0113 496 0199", "+441134960199", "441134960199", "after teatime", "parking"):
         assert typed not in logs
