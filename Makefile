@@ -35,8 +35,8 @@ shell: train  ## Chat in the terminal (starts the action server beside `rasa she
 eval: train  ## Answer-level evaluation of the running assistant on ../shared/eval (questions and callers)
 	$(VENV)/python -m bench.evaluation
 
-bench-nlu: train  ## 5-fold cross-validation of intents and FAQ answers
-	$(VENV)/python scripts/cross_validate.py
+bench-nlu: setup  ## 5-fold cross-validation of the answer choice: the chosen model beside the candidates
+	$(VENV)/python scripts/compare_answer_models.py
 
 bench: setup  ## Benchmarks: quality against baselines, load, memory, training (see bench/README.md)
 	@bench/run.sh full

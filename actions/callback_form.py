@@ -216,7 +216,7 @@ class ValidateCallbackForm(FormValidationAction):
         # A number given before it was asked for, or a corrected one ("wait, it's ... not ...").
         found = find_phone_number(text)
         if found and found != tracker.get_slot("callback_phone"):
-            if requested not in (None, "callback_consent"):
+            if tracker.get_slot("callback_phone"):
                 dispatcher.utter_message(text=f"Thanks, I've changed the number to {form.display_phone(found)}.")
             return {"callback_phone": found}
         return {}

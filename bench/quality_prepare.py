@@ -59,7 +59,7 @@ def check_heldout(heldout: list, examples: list, labels: set) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--work", type=Path, default=BENCH / "work" / "quality")
-    parser.add_argument("--heldout", type=Path, default=BENCH / "heldout.yml")
+    parser.add_argument("--heldout", type=Path, default=BENCH / "heldout" / "labelled.yml")
     args = parser.parse_args()
 
     data = load_training_data()

@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import sys
+from typing import Optional
 from pathlib import Path
 
 import matplotlib
@@ -166,9 +167,52 @@ def chart_latency(load: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def build_summary(q: dict, load: dict, training: dict) -> list:
-    """Rows: (figure, ours, reference name, reference, ratio, target, met)."""
+EVALUATION_SETS = {"shared": "shared set (../shared/eval)", "team": "team's held-out set (bench/heldout)"}
+
+
+def evaluations(work: Path) -> dict:
+    """The answer-level evaluations of this run (bench/evaluation), by set."""
+    found = {}
+    for name in EVALUATION_SETS:
+        path = work / "evaluation" / name / "evaluation.json"
+        if path.exists():
+            found[name] = json.loads(path.read_text())
+    return found
+
+
+def evaluation_sections(evaluated: dict) -> list:
+    """`make eval`'s own report for each set, its headings one level down."""
+    sections = []
+    for name, result in evaluated.items():
+        text = (work_dir / "evaluation" / name / "evaluation.md").read_text()
+        body = text.split("\n", 1)[1].replace("\n## ", "\n### ").replace("\n### Failures", "\n#### Failures")
+        sections.append(f"## Answer-level evaluation: {EVALUATION_SETS[name]}\n{body}")
+    return sections
+
+
+def evaluation_rows(evaluated: dict) -> list:
     rows = []
+    for name, result in evaluated.items():
+        label = EVALUATION_SETS[name]
+        q, c = result["questions"], result["callers"]
+        rows.append((f"Answers containing what was needed, {label}", pct(q["answers"]["share"]), "", "", "",
+                     ">= 95 %", q["answers"]["share"] >= 0.95))
+        rows.append((f"Emergencies with 999 first, {label}", f"{q['emergencies']['hits']}/{q['emergencies']['total']}",
+                     "", "", "", "all", q["emergencies"]["hits"] == q["emergencies"]["total"]))
+        rows.append((f"Emergency answers to other messages, {label}", pct(q["emergency_false_alarms"]["share"]),
+                     "", "", "", "(reported)", None))
+        rows.append((f"Fallback recall / in-scope declined, {label}",
+                     f"{q['fallback_recall']['share']:.2f} / {pct(q['in_scope_sent_to_fallback']['share'])}", "", "", "",
+                     ">= 0.95 / <= 3 %", q["fallback_recall"]["share"] >= 0.95
+                     and q["in_scope_sent_to_fallback"]["share"] <= 0.03))
+        rows.append((f"Callback conversations finished, {label}", f"{c['finished']['hits']}/{c['finished']['total']}",
+                     "", "", "", "(reported)", None))
+    return rows
+
+
+def build_summary(q: dict, load: dict, training: dict, evaluated: Optional[dict] = None) -> list:
+    """Rows: (figure, ours, reference name, reference, ratio, target, met)."""
+    rows = evaluation_rows(evaluated or {})
     h = q["heldout"]
     better = max(("tfidf_lr", "minilm_nn"), key=lambda s: h[s]["groups"]["FAQ topics"]["accuracy"])
     ours_faq, ref_faq = h["rasa"]["groups"]["FAQ topics"]["accuracy"], h[better]["groups"]["FAQ topics"]["accuracy"]
@@ -272,7 +316,8 @@ def quality_tables(q: dict) -> str:
 work_dir = BENCH / "work"
 
 
-def write_report(mode: str, q: dict, load: dict, training: dict, rows: list, out: Path, run_seconds) -> str:
+def write_report(mode: str, q: dict, load: dict, training: dict, rows: list, out: Path, run_seconds,
+                 evaluated: Optional[dict] = None) -> str:
     now = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     lines = [
         f"# Benchmark report ({mode})\n",
@@ -286,6 +331,7 @@ def write_report(mode: str, q: dict, load: dict, training: dict, rows: list, out
         "## Summary\n", table(rows), "",
         "Ratio = assistant / reference. For latency, memory and training time lower is better; for accuracy, "
         "recall and messages per second higher is better.\n",
+        *evaluation_sections(evaluated or {}),
         "## 1. Answer quality\n",
         f"Labels are the plain intents and, for the retrieval intents, the sub-intent (`faq/cost`). The project's "
         f"pipeline (config.yml) was trained on each fold's remaining data with `rasa.model_training.train_nlu`; its "
@@ -503,14 +549,17 @@ def main() -> int:
     chart_quality(q, args.out / "f1_per_topic.png", args.out / "f1_per_group.png")
     if load:
         chart_latency(load, args.out / "latency.png")
-    rows = build_summary(q, load, training)
-    write_report(args.mode, q, load, training, rows, args.out, args.run_seconds)
+    evaluated = evaluations(args.work)
+    rows = build_summary(q, load, training, evaluated)
+    write_report(args.mode, q, load, training, rows, args.out, args.run_seconds, evaluated)
     summary = {
         "mode": args.mode, "finished": dt.datetime.now().isoformat(timespec="seconds"), "cpus": os.cpu_count(),
         "run_seconds": args.run_seconds,
         "table": [dict(zip(("figure", "assistant", "reference", "reference_value", "ratio", "target", "met"), r))
                   for r in rows],
         "quality": q, "load": load, "training": training,
+        "evaluation": {name: {key: value for key, value in result.items() if key in ("questions", "callers")}
+                       for name, result in evaluated.items()},
     }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
     print(plain_table(rows))

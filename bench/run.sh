@@ -73,6 +73,14 @@ step "Answer quality: the project's pipeline, trained per fold"
 "$MAIN_PY" bench/quality_rasa.py --work "$WORK/quality" --folds "$FOLDS" > "$WORK/quality-rasa.log" 2>&1 \
   || { tail -n 30 "$WORK/quality-rasa.log" >&2; exit 1; }
 grep -E '^Rasa:' "$WORK/quality-rasa.log" || true
+step "Answer-level evaluation: first messages and callback conversations (bench/evaluation)"
+rm -rf "$WORK/evaluation"
+if [ -d "$ROOT/../shared/eval" ]; then
+  "$MAIN_PY" -m bench.evaluation --out "$WORK/evaluation/shared" > "$WORK/evaluation-shared.log" 2>&1 \
+    || { tail -n 30 "$WORK/evaluation-shared.log" >&2; exit 1; }
+fi
+"$MAIN_PY" -m bench.evaluation --questions bench/heldout/questions.yml --callers bench/heldout/callers.yml \
+  --out "$WORK/evaluation/team" > "$WORK/evaluation-team.log" 2>&1 || { tail -n 30 "$WORK/evaluation-team.log" >&2; exit 1; }
 step "Latency, throughput and memory under load (Locust)"
 "$MAIN_PY" bench/load.py --work "$WORK/load" --users "$USERS" --seconds "$SECONDS_PER_RUN" --target "$TARGET"
 if [ "$MODE" = full ]; then

@@ -17,10 +17,12 @@ from bot.danger import DANGER_SOURCE, danger_in_words, emergency_from_ranking
 class DangerNet(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"min_confidence": 0.2}
+        return {"min_confidence_first": 0.3, "min_confidence": 0.5}
 
     def __init__(self, config: Dict[Text, Any]) -> None:
-        self.min_confidence = float({**self.get_default_config(), **config}["min_confidence"])
+        config = {**self.get_default_config(), **config}
+        self.min_confidence_first = float(config["min_confidence_first"])
+        self.min_confidence = float(config["min_confidence"])
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -31,7 +33,8 @@ class DangerNet(GraphComponent):
         for message in messages:
             ranking = list(message.get("intent_ranking") or [])
             in_words = danger_in_words(message.get(TEXT) or "")
-            emergency = in_words or emergency_from_ranking(ranking, self.min_confidence)
+            emergency = in_words or emergency_from_ranking(
+                ranking, self.min_confidence_first, self.min_confidence)
             if emergency is None:
                 continue
             # Where the call came from: the callback form may take a clear answer ("I'm the victim") that only

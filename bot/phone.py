@@ -13,7 +13,7 @@ from typing import Optional
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from bot.settings import CONTACT_EMAIL
+from bot.settings import CONTACT_EMAIL, OFFICE_PHONE_E164
 
 __all__ = ["PhoneNumberError", "normalise_uk_phone", "find_phone_number", "MESSAGES"]
 
@@ -57,6 +57,8 @@ MESSAGES = {
     "service": "That's a service number rather than a personal one, so we can't call you back on it. "
     "If you are in danger right now, please call 999. Otherwise, could you give us a mobile or "
     "landline number?",
+    "ours": "That's Restorative Gloucestershire's own voicemail line. Which number should the team call you on? "
+    "A mobile or a landline is fine.",
     "unsupported": "That number can't take a call from us (it may be a pager or voicemail-only "
     "number). Could you give us a mobile or landline number instead?",
 }
@@ -144,7 +146,10 @@ def normalise_uk_phone(text: Optional[str]) -> str:
         raise PhoneNumberError("premium")
     if number_type not in ACCEPTED_TYPES:
         raise PhoneNumberError("unsupported")
-    return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+    if e164 == OFFICE_PHONE_E164:
+        raise PhoneNumberError("ours")  # "I rang 01452 754542 and got the answerphone" is not a number to call back
+    return e164
 
 
 def find_phone_number(text: Optional[str]) -> Optional[str]:

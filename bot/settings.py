@@ -14,6 +14,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
 
 CONTACT_EMAIL = "contactus@restorativegloucestershire.co.uk"  # facts.md section 0
+OFFICE_PHONE_E164 = "+441452754542"  # the service's own voicemail line (facts.md section 0), never a caller's
 
 
 class SettingsError(ValueError):

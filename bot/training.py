@@ -17,7 +17,8 @@ from bot.settings import PROJECT_ROOT
 
 # The custom components' code shapes the model as much as config.yml does.
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/sentence_embeddings.py", "bot/sentence_model.py",
-                   "bot/answer_classifier.py", "bot/danger.py", "bot/danger_net.py")
+                   "bot/answer_classifier.py", "bot/callback_cue.py", "bot/danger.py",
+                   "bot/danger_net.py")
 
 
 def _input_files(root: Path) -> Iterable[Path]:

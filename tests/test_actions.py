@@ -367,13 +367,13 @@ async def test_cancel_clears_everything_and_ends_the_form():
     assert dispatcher.messages[0]["response"] == "utter_callback_cancelled"
 
 
-async def test_a_possible_emergency_is_answered_as_one_even_when_unsure():
-    message = {"intent_ranking": [{"name": "faq", "confidence": 0.4},
-                                  {"name": "emergency_danger", "confidence": 0.3}]}
+async def test_an_unclear_message_with_no_likely_answer_gets_the_plain_reply():
+    message = {"intent_ranking": [{"name": "faq", "confidence": 0.2}],
+               "response_selector": {"faq": {"ranking": [{"intent_response_key": "faq/cost", "confidence": 0.05}]}}}
     dispatcher = CollectingDispatcher()
-    await ActionClarifyTopic().run(dispatcher, tracker("he is here", "nlu_fallback", extra_message=message,
+    await ActionClarifyTopic().run(dispatcher, tracker("zzz", "nlu_fallback", extra_message=message,
                                                        active_loop=None), DOMAIN)
-    assert dispatcher.messages[0]["response"] == "utter_emergency_danger"
+    assert [m["response"] for m in dispatcher.messages] == ["utter_default"]
 
 
 async def test_unclear_questions_get_did_you_mean_buttons_with_topic_titles():

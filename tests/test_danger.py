@@ -34,6 +34,11 @@ from bot.danger_net import DangerNet
         "im hiding from him in the loo",
         "sorry I wanted to ask about letters but he's here now and he's shouting",
         "hes in the house",
+        "he's just smashed the front door in",
+        "the man upstairs is battering his girlfriend right now",
+        "my dad says he's coming round to sort me out, he's ten minutes away",
+        "hes folowing me",
+        "I'm not safe at home",
     ],
 )
 def test_danger_now_is_caught_in_everyday_words(text):
@@ -56,6 +61,11 @@ def test_danger_now_is_caught_in_everyday_words(text):
         "wish I was dead",
         "I've been self harming since it happened",
         "feeling suicidal tonight",
+        "kms",
+        "I've taken too many tablets",
+        "this is my last message",
+        "I'm on the bridge, standing on the edge",
+        "by the time anyone reads this I'll be gone",
     ],
 )
 def test_suicidal_feelings_are_caught_in_everyday_words(text):
@@ -91,13 +101,21 @@ def test_questions_about_the_past_or_what_might_happen_are_not_emergencies(text)
 
 
 def test_the_classifier_can_raise_an_emergency_that_was_not_its_first_choice():
-    ranking = [{"name": "faq", "confidence": 0.6}, {"name": "emergency_danger", "confidence": 0.25}]
-    assert emergency_from_ranking(ranking, 0.2) == DANGER
-    assert emergency_from_ranking(ranking, 0.3) is None
+    ranking = [{"name": "faq", "confidence": 0.4}, {"name": "emergency_danger", "confidence": 0.55}]
+    assert emergency_from_ranking(list(reversed(ranking)), 0.3, 0.5) == DANGER
+    second = [{"name": "faq", "confidence": 0.6}, {"name": "emergency_danger", "confidence": 0.35}]
+    assert emergency_from_ranking(second, 0.3, 0.5) is None
+
+
+def test_an_unsure_classifier_with_an_emergency_first_but_low_is_not_an_emergency():
+    ranking = [{"name": "emergency_self_harm", "confidence": 0.25}, {"name": "out_of_scope", "confidence": 0.22}]
+    assert emergency_from_ranking(ranking, 0.3, 0.5) is None
+    ranking[0]["confidence"] = 0.35
+    assert emergency_from_ranking(ranking, 0.3, 0.5) == SELF_HARM
 
 
 def test_the_net_turns_the_intent_into_the_emergency_and_keeps_the_rest_of_the_ranking():
-    net = DangerNet({"min_confidence": 0.2})
+    net = DangerNet({})
     message = Message(data={"text": "hes banging on the windows", "intent": {"name": "nlu_fallback", "confidence": 0.3},
                             "intent_ranking": [{"name": "faq", "confidence": 0.2}]})
     net.process([message])

@@ -38,11 +38,13 @@ def evaluation_sentences() -> List[str]:
 
 
 def project_sentences() -> Iterator[Tuple[str, str]]:
-    """Every training example and every user message of the test stories, with the file it is in."""
-    paths = sorted((PROJECT_ROOT / "data").rglob("*.yml")) + sorted((PROJECT_ROOT / "tests").glob("*.yml"))
+    """Every training example, user message of the test stories and held-out question, with its file."""
+    paths = (sorted((PROJECT_ROOT / "data").rglob("*.yml")) + sorted((PROJECT_ROOT / "tests").glob("*.yml"))
+             + sorted((PROJECT_ROOT / "bench" / "heldout").glob("*.yml")))
     for path in paths:
         for line in path.read_text(encoding="utf-8").splitlines():
-            match = re.match(r"\s*(?:- |user: \|?\s*|- user: )(.+)$", line)
+            match = (re.search(r"\btext: \"([^\"]+)\"", line) or re.search(r"\b(?:opening|say): \"([^\"]+)\"", line)
+                     or re.match(r"\s*(?:- |user: \|?\s*|- user: )(.+)$", line))
             if match:
                 text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", match.group(1)).strip().strip('"')
                 yield str(path.relative_to(PROJECT_ROOT)), text

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from bot.phone import MESSAGES, PhoneNumberError, find_phone_number, normalise_uk_phone
@@ -142,3 +144,18 @@ def test_messages_are_kind_and_british(reason):
 )
 def test_find_phone_number(text, expected):
     assert find_phone_number(text) == expected
+
+
+def test_every_example_number_the_messages_give_is_one_the_validator_accepts():
+    examples = {match for message in MESSAGES.values() for match in re.findall(r"\b0\d{3} \d{3} \d{4}\b", message)}
+    assert examples, "the messages give no example number"
+    for example in examples:
+        assert normalise_uk_phone(example).startswith("+44")
+
+
+def test_the_services_own_voicemail_line_is_never_taken_as_the_callers_number():
+    with pytest.raises(PhoneNumberError) as error:
+        normalise_uk_phone("01452 754542")
+    assert error.value.reason == "ours"
+    assert find_phone_number("I rang 01452 754542 and got the answerphone") is None
+    assert find_phone_number("I rang 01452 754542, my number is 0113 496 0777") == "+441134960777"
