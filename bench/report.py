@@ -291,7 +291,7 @@ def quality_tables(q: dict) -> str:
     parts = []
     for scope, title in (("cv", f"Cross-validation (folds {', '.join(map(str, q['folds_run']))} of {q['n_folds']}, "
                                  f"{q['cv']['rasa']['n']} examples)"),
-                         ("heldout", f"Held-out questions ({q['heldout_n']}, bench/heldout.yml)")):
+                         ("heldout", f"Held-out questions ({q['heldout_n']}, bench/heldout/labelled.yml)")):
         parts.append(f"### {title}\n\n| Topic group | n | " + " | ".join(
             f"{SYSTEMS[s]} acc / macro F1" for s in SYSTEMS) + " |\n|---|---|---|---|---|\n")
         for group, figures in q[scope]["rasa"]["groups"].items():

@@ -46,6 +46,7 @@ def stack(trained_model, stack_database, tmp_path_factory) -> Iterator["Stack"]:
             "RG_STAFF_PASSWORD_HASH": hash_password(staff_password),
         },
         log_dir=ARTIFACTS / "stack-logs",
+        api_token=secrets.token_urlsafe(24),  # make eval's caller simulator reads the form's state with it
     )
     running.staff_password = staff_password  # type: ignore[attr-defined]
     running.start()

@@ -30,7 +30,11 @@ class Visitor:
     sender: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def say(self, text: str) -> List[dict]:
-        return _request(f"{self.web_url}/chat", {"sender": self.sender, "message": text})["messages"]
+        """The messages of the reply; a reply that never came is a reply with no messages (a failure)."""
+        try:
+            return _request(f"{self.web_url}/chat", {"sender": self.sender, "message": text})["messages"]
+        except (OSError, ValueError, KeyError):
+            return []
 
     def tracker(self) -> Dict[str, Any]:
         query = urllib.parse.urlencode({"token": self.api_token})
