@@ -158,6 +158,8 @@ class ValidateCallbackForm(FormValidationAction):
             return {"affirm": True, "deny": False}.get(_intent(tracker) or "")
         if _requested(tracker) == "callback_safe_to_identify":
             return form.voicemail_is_safe(_text(tracker))
+        if _requested(tracker) == "callback_confirmed":
+            return form.confirms_sending(_text(tracker))
         return form.yes_or_no(_text(tracker))
 
     @staticmethod
@@ -392,7 +394,8 @@ class ValidateCallbackForm(FormValidationAction):
         if value == CANCELLED:
             return self._cancelled("callback_confirmed")
         if value == NOT_UNDERSTOOD:
-            missed = self._missed("callback_confirmed", tracker, dispatcher, None)
+            missed = self._missed("callback_confirmed", tracker, dispatcher,
+                                  "Sorry, I couldn't tell whether to send it.")
             return {**missed, "callback_confirmed": None}
         detail = next(tracker.get_latest_entity_values("detail"), None)
         if detail is None and not find_phone_number(_text(tracker)):

@@ -130,6 +130,8 @@ _YES_START = re.compile(
     r"^(yes|yess+|yeah|yea|yeh|yep|yup|ye|yh|ya|yas|aye|ok|okay|okey|k|kk|sure|fine|alright|all right|"
     r"go ahead|go on|of course|course|definitely|defo|absolutely|certainly|please do|that's fine|thats fine|"
     r"that is fine|that's ok|thats ok|that's okay|thats okay|that's alright|thats alright|that's grand|"
+    r"that's all right|thats all right|that is all right|all fine|all ok|all okay|looks fine|looks ok|"
+    r"looks okay|looks great|looks correct|go for it|that's it|thats it|that's everything|thats everything|"
     r"sounds good|correct|right|that's right|thats right|that's correct|thats correct|spot on|perfect|"
     r"i consent|i agree|agreed|happy to|happy with that|that works|it's fine|its fine|it is fine|"
     r"that'll do|all correct|all good|looks good|looks right|lovely|great|brilliant|cool|yes please)\b"
@@ -179,6 +181,24 @@ _SAFE = re.compile(
     r"it'?s (?:safe|fine|ok)|that'?s (?:safe|fine|ok)|safe|live on my own|live alone|my own (?:phone|mobile)|"
     r"work (?:line|phone|number))\b"
 )
+
+
+# At the read-back, "send it" is a yes; "don't send it yet" is not.
+_SEND = re.compile(r"\b(send|submit|pass (?:it|this|them) on|put (?:it|this) through)\b")
+_ASKED_TO_SEND = re.compile(r"^(?:(?:can|could|will|would) you )?(?:please )?(?:send|submit)\b")
+_HOLD = re.compile(r"\b(don'?t|do not|not|never|no|wait|hold on|before|yet)\b")
+
+
+def confirms_sending(text: str) -> Optional[bool]:
+    """Reads the answer to "Shall I send this to the team?"."""
+    answer = yes_or_no(text)
+    if answer is not None:
+        return answer
+    plain = _plain(text)
+    if _SEND.search(plain) and not _HOLD.search(plain) and (
+            not looks_like_a_question(text) or _ASKED_TO_SEND.match(plain)):
+        return True
+    return None
 
 
 def voicemail_is_safe(text: str) -> Optional[bool]:

@@ -227,12 +227,39 @@ async def test_a_detail_named_in_words_at_the_summary_is_asked_again():
     assert slots["callback_time"] is None and slots["callback_confirmed"] is None
 
 
-@pytest.mark.parametrize("text", ["yes, send it", "yep that's all right", "/affirm"])
+@pytest.mark.parametrize("text", ["yes, send it", "yep that's all right", "/affirm", "that's all right, send it",
+                                  "send it", "go for it", "looks fine to me", "could you send it please"])
 async def test_confirming_the_summary_in_words(text):
     intent = "affirm" if text.startswith("/") else "inform"
     slots, _ = await run_validation(tracker(text, intent=intent, requested="callback_confirmed",
                                             slots={**FILLED, "callback_confirmed": None}))
     assert slots["callback_confirmed"] is True
+
+
+@pytest.mark.parametrize("text", ["don't send it yet", "hold on before you send it"])
+async def test_holding_back_at_the_summary_sends_nothing(text):
+    slots, _ = await run_validation(tracker(text, requested="callback_confirmed",
+                                            slots={**FILLED, "callback_confirmed": None}))
+    assert slots["callback_confirmed"] is None
+
+
+async def test_an_unclear_answer_at_the_summary_says_so_and_then_offers_the_email():
+    t = tracker("hmm lemme think", requested="callback_confirmed", slots={**FILLED, "callback_confirmed": None})
+    slots, messages = await run_validation(t)
+    assert slots["callback_confirmed"] is None
+    assert [m["text"] for m in messages] == ["Sorry, I couldn't tell whether to send it."]
+    t = tracker("hmm lemme think", requested="callback_confirmed",
+                slots={**FILLED, "callback_confirmed": None, "callback_misses": slots["callback_misses"]})
+    dispatcher = CollectingDispatcher()
+    await actions.ActionAskCallbackConfirmed().run(dispatcher, t, DOMAIN)
+    assert "Nothing has been sent yet" not in dispatcher.messages[0]["text"]
+    slots, _ = await run_validation(t)
+    t = tracker("hmm lemme think", requested="callback_confirmed",
+                slots={**FILLED, "callback_confirmed": None, "callback_misses": slots["callback_misses"]})
+    dispatcher = CollectingDispatcher()
+    await actions.ActionAskCallbackConfirmed().run(dispatcher, t, DOMAIN)
+    assert "Nothing has been sent yet" in dispatcher.messages[0]["text"]
+    assert "contactus@restorativegloucestershire.co.uk" in dispatcher.messages[0]["text"]
 
 
 async def test_a_name_mistaken_for_a_question_is_still_taken_as_the_name():

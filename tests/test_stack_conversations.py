@@ -114,7 +114,7 @@ def test_a_callback_in_natural_words_with_a_correction_is_stored_once(conversati
     assert "Priya" in summary and "0113 496 0101" in summary
     corrected = talk(conversation, [("oh the number's wrong, it's 0113 496 0110 not 0101", "summary")])
     assert "0113 496 0110" in corrected
-    final = conversation.say_text("yes, send it")
+    final = conversation.say_text("that all looks right now, send it")
     match = REFERENCE.search(final)
     assert match, final
     [record] = new_requests(store, before)
