@@ -1,6 +1,6 @@
 """`make eval`: start the assistant on free loopback ports and score it on the shared evaluation sets.
 
-    python -m bench.evaluation [--questions FILE] [--callers FILE] [--only questions|callers]
+    python -m bench.evaluation [--questions FILE] [--callers FILE] [--only questions|callers] [--model FILE]
 
 Prints answer accuracy per topic, emergency recall, fallback recall and in-scope questions sent to
 fallback, callers finished, and every failure; writes the same to bench/results/evaluation.json and
@@ -74,7 +74,12 @@ def main(argv=None) -> int:
     parser.add_argument("--callers", type=Path, default=EVAL_DIR / "callers.yml")
     parser.add_argument("--only", choices=("questions", "callers"))
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--model", type=Path,
+                        help="a trained model to evaluate instead of the project's own (e.g. a candidate pipeline's)")
     args = parser.parse_args(argv)
+    if args.model and not args.model.exists():
+        print(f"{args.model} not found.", file=sys.stderr)
+        return 2
     for path in (args.questions, args.callers):
         if not path.exists():
             print(f"{path} not found: the evaluation sets live in ../shared/eval beside this repository.",
@@ -85,7 +90,7 @@ def main(argv=None) -> int:
     from bot.launcher import Ports, Stack
     from bot.training import ensure_model
 
-    model = ensure_model()
+    model = args.model.resolve() if args.model else ensure_model()
     work = Path(tempfile.mkdtemp(prefix="rg-eval-"))
     database_url = f"sqlite:///{work / 'callbacks.sqlite3'}"
     CallbackStore(database_url).close()  # created and migrated before the action server uses it
