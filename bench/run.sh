@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks of the assistant against references measured in the same run (see bench/README.md).
-#   bench/run.sh full    5 folds, load at 1/10/50 visitors for 60 s each, training times (under an hour on 2 cores)
-#   bench/run.sh quick   2 of the 5 folds, load at 1/10 visitors for 20 s each, no training times (about 15 min)
+#   bench/run.sh full    5 folds, load at 1/10/50 visitors for 60 s each, training times (about 1.5 hours on 2 cores)
+#   bench/run.sh quick   2 of the 5 folds, load at 1/10 visitors for 20 s each, no training times (about 30 min)
 # Writes bench/results/report.md, summary.json and PNG charts, and prints the summary table.
 set -euo pipefail
 MODE="${1:-quick}"

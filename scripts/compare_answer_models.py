@@ -12,8 +12,11 @@ fixed seed. Candidates:
   second one, trained on that topic's examples only, picks the answer within it;
 - a linear support vector machine over every answer (accurate, but gives no probabilities for the fallback).
 
-Rasa's own DIET classifier with a ResponseSelector per retrieval intent is measured by Rasa's cross-validation
-on the same data: `.venv/bin/python scripts/cross_validate.py --config scripts/pipelines/diet_selector.yml`.
+Rasa's own DIET classifier with a ResponseSelector per retrieval intent (scripts/pipelines/diet_selector.yml) is
+compared on what people see: train it with `.venv/bin/rasa train --config scripts/pipelines/diet_selector.yml` and
+score it with `python -m bench.evaluation --model models/<its file>` (README, "Choosing the models"); Rasa's own
+cross-validation of it is `scripts/cross_validate.py --config scripts/pipelines/diet_selector.yml` (slow: about
+half an hour per fold on 2 cores).
 """
 from __future__ import annotations
 

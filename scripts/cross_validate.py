@@ -1,7 +1,10 @@
-"""5-fold cross-validation of intents and FAQ answers with Rasa's own `rasa test nlu`.
+"""Cross-validation of a Rasa pipeline with Rasa's own `rasa test nlu --cross-validation`.
+
+    .venv/bin/python scripts/cross_validate.py [--folds 5] [--config scripts/pipelines/diet_selector.yml]
 
 Prints accuracy and macro F1 for intent classification and for each retrieval intent's response
-selection, and writes them to results/cross-validation/summary.json. `make bench-nlu` runs it.
+selection, and writes them to results/cross-validation/summary.json. For pipelines with Rasa's own
+classifiers (DIET and ResponseSelector); `make bench-nlu` compares the answer models on shared features.
 """
 from __future__ import annotations
 
