@@ -179,16 +179,20 @@ class ValidateCallbackForm(FormValidationAction):
             return {}
         return {slot: _text(tracker)}
 
+    def _yes_no_answer(self, tracker: Tracker, slot: str) -> Dict[Text, Any]:
+        """The answer to a yes-or-no question just asked: True, False, NOT_UNDERSTOOD or CANCELLED."""
+        answer = self._answer(tracker, slot)
+        if answer and answer[slot] != CANCELLED:
+            said = self._yes_no(tracker)
+            answer[slot] = NOT_UNDERSTOOD if said is None else said
+        return answer
+
     # --- extraction: what this message says about each detail ---
 
     async def extract_callback_consent(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        answer = self._answer(tracker, "callback_consent")
-        if answer and answer["callback_consent"] != CANCELLED:
-            said = self._yes_no(tracker)
-            answer["callback_consent"] = NOT_UNDERSTOOD if said is None else said
-        return answer
+        return self._yes_no_answer(tracker, "callback_consent")
 
     async def extract_callback_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -226,12 +230,9 @@ class ValidateCallbackForm(FormValidationAction):
     async def extract_callback_safe_to_identify(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        answer = self._answer(tracker, "callback_safe_to_identify")
-        if answer and answer["callback_safe_to_identify"] != CANCELLED:
-            if find_phone_number(_text(tracker)) and self._yes_no(tracker) is None:
-                return {}  # only a corrected number: the voicemail question is asked again
-            said = self._yes_no(tracker)
-            answer["callback_safe_to_identify"] = NOT_UNDERSTOOD if said is None else said
+        answer = self._yes_no_answer(tracker, "callback_safe_to_identify")
+        if answer.get("callback_safe_to_identify") == NOT_UNDERSTOOD and find_phone_number(_text(tracker)):
+            return {}  # only a corrected number: the voicemail question is asked again
         return answer
 
     async def extract_callback_time(
@@ -290,6 +291,15 @@ class ValidateCallbackForm(FormValidationAction):
             dispatcher.utter_message(text=problem)
         return {slot: None, "callback_misses": misses}
 
+    def _missed_or_give_up(self, slot: str, tracker: Tracker, dispatcher: CollectingDispatcher,
+                           problem: Optional[str]) -> Dict[Text, Any]:
+        """A name or number that could not be used: explained the first time; the second, the email instead."""
+        missed = self._missed(slot, tracker, dispatcher, problem)
+        if missed["callback_misses"][slot] >= MAX_MISSES:
+            dispatcher.utter_message(response="utter_callback_gave_up")
+            missed["callback_gave_up"] = True
+        return missed
+
     def validate_callback_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
@@ -313,11 +323,7 @@ class ValidateCallbackForm(FormValidationAction):
         checked = form.check_name(str(value or ""))
         if checked.value:
             return {"callback_name": checked.value}
-        misses = self._missed("callback_name", tracker, dispatcher, checked.problem)
-        if misses["callback_misses"]["callback_name"] >= MAX_MISSES:
-            dispatcher.utter_message(response="utter_callback_gave_up")
-            misses["callback_gave_up"] = True
-        return misses
+        return self._missed_or_give_up("callback_name", tracker, dispatcher, checked.problem)
 
     def validate_callback_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -329,11 +335,7 @@ class ValidateCallbackForm(FormValidationAction):
         except PhoneNumberError as error:
             if _requested(tracker) != "callback_phone":
                 return {"callback_phone": None}  # a number picked out of another message is asked for later
-            missed = self._missed("callback_phone", tracker, dispatcher, error.message)
-            if missed["callback_misses"]["callback_phone"] >= MAX_MISSES:
-                dispatcher.utter_message(response="utter_callback_gave_up")
-                missed["callback_gave_up"] = True
-            return missed
+            return self._missed_or_give_up("callback_phone", tracker, dispatcher, error.message)
 
     def validate_callback_safe_to_identify(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -394,9 +396,7 @@ class ValidateCallbackForm(FormValidationAction):
         if value == CANCELLED:
             return self._cancelled("callback_confirmed")
         if value == NOT_UNDERSTOOD:
-            missed = self._missed("callback_confirmed", tracker, dispatcher,
-                                  "Sorry, I couldn't tell whether to send it.")
-            return {**missed, "callback_confirmed": None}
+            return self._missed("callback_confirmed", tracker, dispatcher, "Sorry, I couldn't tell whether to send it.")
         detail = next(tracker.get_latest_entity_values("detail"), None)
         if detail is None and not find_phone_number(_text(tracker)):
             detail = form.detail_to_change(_text(tracker))
@@ -431,8 +431,7 @@ class ActionAskCallbackConfirmed(Action):
             {"title": "Cancel, don't send", "payload": "/stop"},
         ]
         text = form.summary(tracker.current_slot_values())
-        said_no = _intent(tracker) in {"deny", "correct_detail"} or (
-            not _is_button(tracker) and form.yes_or_no(_text(tracker)) is False)
+        said_no = _intent(tracker) in {"deny", "correct_detail"} or ValidateCallbackForm._yes_no(tracker) is False
         if _requested(tracker) == "callback_confirmed" and said_no and not find_phone_number(_text(tracker)):
             text = "No problem. Which part would you like to change?\n\n" + text
         elif (tracker.get_slot("callback_misses") or {}).get("callback_confirmed", 0) >= MAX_MISSES:
