@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv/bin
 RASA := RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/rasa
-MODEL = $$($(VENV)/python -c 'from bot.training import model_path; print(model_path())')
+MODEL = $$($(VENV)/python -c 'from bot.nlu.training import model_path; print(model_path())')
 
 .PHONY: run test setup test-setup validate train test-stories test-python shell eval bench bench-quick bench-nlu lock
 
@@ -17,11 +17,11 @@ setup:
 test-setup: setup
 	@scripts/install-test-deps.sh
 
-validate: setup  ## Rasa's data validation; any warning fails (see bot/validation.py)
-	RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/python -m bot.validation
+validate: setup  ## Rasa's data validation; any warning fails (see bot/nlu/validation.py)
+	RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/python -m bot.nlu.validation
 
 train: setup  ## Train the model if the training data changed
-	$(VENV)/python -m bot.training
+	$(VENV)/python -m bot.nlu.training
 
 test-stories: train  ## Dialogue and NLU checks on the test stories with real user text
 	$(RASA) test core --model $(MODEL) --stories tests/ --out results/stories --fail-on-prediction-errors

@@ -1,6 +1,6 @@
 """The callback form: reading each reply, the consent and summary questions, submit and cancel.
 
-The rules for reading an answer live in bot.callback_form; storage in bot.callbacks. These classes only
+The rules for reading an answer live in bot.callbacks.form_rules; storage in bot.callbacks.store. These classes only
 connect them to Rasa.
 
 Every turn while the form is active, the message is first sorted: a danger message or a question is left
@@ -24,10 +24,10 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot import callback_form as form
-from bot.callbacks import CallbackStore, StoreUnavailable
-from bot.danger import DANGER_SOURCE
-from bot.phone import PhoneNumberError, find_phone_number, normalise_uk_phone
+from bot.callbacks import form_rules as form
+from bot.callbacks.store import CallbackStore, StoreUnavailable
+from bot.nlu.danger import DANGER_SOURCE
+from bot.callbacks.phone import PhoneNumberError, find_phone_number, normalise_uk_phone
 from bot.settings import CONTACT_EMAIL, load_settings
 
 logger = logging.getLogger(__name__)

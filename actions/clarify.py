@@ -1,7 +1,7 @@
 """What the assistant does with a message it is not sure about: "did you mean" buttons from the answers it
 thought most likely, or a plain "I didn't understand" when none comes close.
 
-Emergencies never reach this action unanswered: the danger net in the NLU pipeline (bot/danger.py) has
+Emergencies never reach this action unanswered: the danger net in the NLU pipeline (bot/nlu/danger.py) has
 already turned any message that may be one into an emergency intent, which the rules answer first.
 """
 from __future__ import annotations

@@ -27,7 +27,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.launcher import Ports, Stack, free_port  # noqa: E402
-from bot.training import ensure_model, rasa_executable  # noqa: E402
+from bot.nlu.training import ensure_model, rasa_executable  # noqa: E402
 
 LOCUST = BENCH / ".venv" / "bin" / "locust"
 RASA_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -2,7 +2,7 @@
 
 Runs in the assistant's venv (Rasa 3.6 needs Python 3.10). For each requested fold it trains the pipeline of
 config.yml on the other folds with rasa.model_training.train_nlu, then parses the fold's examples; for the
-held-out questions it uses the assistant's real model (bot.training.ensure_model: trained on all data).
+held-out questions it uses the assistant's real model (bot.nlu.training.ensure_model: trained on all data).
 Writes <work>/rasa.json with one predicted label per example.
 """
 from __future__ import annotations
@@ -100,7 +100,7 @@ def main() -> int:
         print(f"Rasa: fold {fold + 1} trained in {train_s:.0f} s", flush=True)
     if not args.skip_heldout:
         if args.model is None:
-            from bot.training import ensure_model
+            from bot.nlu.training import ensure_model
 
             args.model = ensure_model()
         predictions, ms = asyncio.run(parse_all(args.model, [h["text"] for h in dataset["heldout"]], retrieval))

@@ -255,7 +255,7 @@ def build_summary(q: dict, load: dict, training: dict, evaluated: Optional[dict]
         ours, stock = training["ours_full"], training["stock_full"]
         rows.append(("Full training, empty cache", f"{ours['seconds']:.0f} s", "stock rasa init", f"{stock['seconds']:.0f} s",
                      fmt_ratio(ratio(ours["seconds"], stock["seconds"])), "< 180 s on 2 cores", ours["seconds"] < 180))
-        rows.append(("Re-run, no change: bot.training", f"{training['ours_rerun_fingerprint']['seconds']:.1f} s", "", "",
+        rows.append(("Re-run, no change: bot.nlu.training", f"{training['ours_rerun_fingerprint']['seconds']:.1f} s", "", "",
                      "", "(reported)", None))
         rows.append(("Re-run, no change: rasa train", f"{training['ours_rerun_rasa']['seconds']:.0f} s", "", "", "",
                      "(reported)", None))
@@ -411,7 +411,7 @@ def write_report(mode: str, q: dict, load: dict, training: dict, rows: list, out
             "training cache, rasa/engine/caching.py), so nothing is reused from earlier runs.\n",
             f"| Run | time |\n|---|---|\n| Assistant: `rasa train --force`, empty cache | {training['ours_full']['seconds']} s |\n"
             f"| Assistant: `rasa train` again, no change (Rasa's fingerprint and cache) | {training['ours_rerun_rasa']['seconds']} s |\n"
-            f"| Assistant: `python -m bot.training`, no change (the project's fingerprint) | {training['ours_rerun_fingerprint']['seconds']} s |\n"
+            f"| Assistant: `python -m bot.nlu.training`, no change (the project's fingerprint) | {training['ours_rerun_fingerprint']['seconds']} s |\n"
             f"| Stock rasa init: `rasa train --force`, empty cache | {training['stock_full']['seconds']} s |\n",
             f"\nModel size on disk: assistant {training['ours_model_mb']} MB, stock {training['stock_full']['model_mb']} MB. "
             f"Load average before/after the full training: {training['ours_full']['load_before']} / "
@@ -514,7 +514,7 @@ def explain(row, q, load, training) -> str:
                 "server, Rasa's single event loop runs other conversations' model inference (20-30 ms each, not "
                 "interruptible), so a step with two calls queues three times. Fixed: Rasa re-checked its constant "
                 "JSON schema against the meta-schema on every action reply (18 ms of CPU each); "
-                "bot/rasa_server.py builds the validator once. Not done: more Sanic workers would need a shared "
+                "bot/nlu/rasa_server.py builds the validator once. Not done: more Sanic workers would need a shared "
                 "lock store and tracker store (Redis or a database), which the in-memory, forgetful tracker store "
                 "avoids on purpose so that nothing typed is written to disk, and each worker loads its own copy "
                 "of the model. With the visitors' 0.5 s pauses, messages/s follows latency: a slower reply means "

@@ -4,7 +4,7 @@ Runs in the assistant's venv. On copies of the training inputs (so neither the p
 .rasa/cache is touched), with RASA_CACHE_DIRECTORY pointing at a new, empty directory:
   1. `rasa train --force`: a full training run with an empty cache;
   2. `rasa train` again with no data change: what Rasa's own model fingerprint and cache save;
-  3. `python -m bot.training` in the project: the project's fingerprint check (instant when the model exists);
+  3. `python -m bot.nlu.training` in the project: the project's fingerprint check (instant when the model exists);
   4. the stock assistant's `rasa train --force`, also with an empty cache.
 Each component's training time is taken from Rasa's "Starting/Finished training component" log lines, which
 shows where the time goes. Writes <work>/training.json.
@@ -25,7 +25,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.training import ensure_model, rasa_executable  # noqa: E402
+from bot.nlu.training import ensure_model, rasa_executable  # noqa: E402
 
 COMPONENT = re.compile(r"(Starting to train|Finished training) component '([^']+)'")
 TIME_LIMIT_S = 1500
@@ -92,7 +92,7 @@ def main() -> int:
 
     model = ensure_model()  # so the next figure is the fingerprint check alone, as on an unchanged project
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "bot.training"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+    subprocess.run([sys.executable, "-m", "bot.nlu.training"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
                    env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"}, timeout=600)
     result["ours_rerun_fingerprint"] = {"seconds": round(time.monotonic() - started, 2)}
     result["ours_model_mb"] = round(model.stat().st_size / 2**20, 1)

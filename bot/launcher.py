@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, TextIO
 
 from bot.settings import PROJECT_ROOT, load_settings
-from bot.training import ensure_model, rasa_executable
+from bot.nlu.training import ensure_model, rasa_executable
 
 READY_TIMEOUT_S = 240
 
@@ -107,7 +107,7 @@ class Stack:
                                 "--port", str(self.ports.actions)])
         api = ["--enable-api", "--auth-token", self.api_token] if self.api_token else []
         self._spawn("rasa", [
-            sys.executable, "-m", "bot.rasa_server", "run", "--model", str(self.model),
+            sys.executable, "-m", "bot.nlu.rasa_server", "run", "--model", str(self.model),
             "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
             "--endpoints", str(self._endpoints_file()), "--credentials", str(PROJECT_ROOT / "credentials.yml"),
             *api,
@@ -164,7 +164,7 @@ class Stack:
 
 def main() -> int:
     settings = load_settings()
-    from bot.callbacks import CallbackStore
+    from bot.callbacks.store import CallbackStore
 
     CallbackStore.from_settings(settings).close()  # creates or migrates the database before anything uses it
     try:

@@ -43,4 +43,4 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "$wanted" > "$stamp"
 fi
 # Returns at once when every file of the model is in place; otherwise downloads and checks it.
-.venv/bin/python -m bot.sentence_model install
+.venv/bin/python -m bot.nlu.sentence_model install

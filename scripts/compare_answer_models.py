@@ -112,7 +112,7 @@ def main() -> int:
     parser.add_argument("--C", type=float, default=20.0)
     parser.add_argument("--scale", type=float, default=2.0)
     args = parser.parse_args()
-    from bot.sentence_embeddings import SentenceEncoder
+    from bot.nlu.sentence_featurizer import SentenceEncoder
 
     texts, labels = load_examples()
     print(f"{len(texts)} examples, {len(set(labels))} labels, {len(set(map(topic, labels)))} topics", flush=True)

@@ -21,7 +21,7 @@ ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 
 @pytest.fixture(scope="session")
 def trained_model() -> Path:
-    from bot.training import ensure_model
+    from bot.nlu.training import ensure_model
 
     return ensure_model()
 
@@ -34,7 +34,7 @@ def stack_database(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def stack(trained_model, stack_database, tmp_path_factory) -> Iterator["Stack"]:  # noqa: F821
     from bot.launcher import Ports, Stack
-    from bot.passwords import hash_password
+    from bot.web.passwords import hash_password
 
     staff_password = secrets.token_urlsafe(12)
     running = Stack(

@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import callback_form as actions
 from actions.clarify import ActionClarifyTopic
-from bot.callbacks import CallbackStore
+from bot.callbacks.store import CallbackStore
 from bot.settings import PROJECT_ROOT
 
 DOMAIN: Dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())

@@ -1,10 +1,10 @@
-"""An explicit request to be phoned wins over the topic it mentions (bot/callback_cue.py)."""
+"""An explicit request to be phoned wins over the topic it mentions (bot/nlu/callback_cue.py)."""
 from __future__ import annotations
 
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.callback_cue import CallbackCue, asks_for_a_call
+from bot.nlu.callback_cue import CallbackCue, asks_for_a_call
 
 
 @pytest.mark.parametrize(

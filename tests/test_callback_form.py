@@ -1,9 +1,9 @@
-"""The callback form's answer rules (bot/callback_form.py)."""
+"""The callback form's answer rules (bot/callbacks/form_rules.py)."""
 from __future__ import annotations
 
 import pytest
 
-from bot import callback_form as form
+from bot.callbacks import form_rules as form
 
 
 @pytest.mark.parametrize(

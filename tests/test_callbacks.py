@@ -10,15 +10,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import inspect, text
 
-import bot.callbacks as callbacks
-from bot.callbacks import (
+import bot.callbacks.store as callbacks
+from bot.callbacks.store import (
     CallbackDetails,
     CallbackStore,
     Status,
     StoreUnavailable,
     UnknownReference,
 )
-from bot.db import make_engine, migrate, utcnow
+from bot.callbacks.db import make_engine, migrate, utcnow
 
 NAME = "Bethany Quellwright"
 PHONE = "+447400123456"

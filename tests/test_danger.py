@@ -1,11 +1,11 @@
-"""The danger net (bot/danger.py): danger now and suicidal feelings in everyday words, and what is not danger."""
+"""The danger net (bot/nlu/danger.py): danger now and suicidal feelings in everyday words, and what is not danger."""
 from __future__ import annotations
 
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.danger import DANGER, SELF_HARM, danger_in_words, emergency_from_ranking
-from bot.danger_net import DangerNet
+from bot.nlu.danger import DANGER, SELF_HARM, danger_in_words, emergency_from_ranking
+from bot.nlu.danger_net import DangerNet
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ def test_fields_given_in_the_opening_count_as_given():
 
 @pytest.mark.stack
 def test_the_simulator_plays_a_persona_through_the_real_form(stack, stack_database):
-    from bot.callbacks import CallbackStore
+    from bot.callbacks.store import CallbackStore
 
     persona = {
         "id": "t1", "description": "asks a question mid-form and corrects the number at the read-back",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import facts
+from bot.nlu import facts_check as facts
 
 VARIATIONS = facts.load_responses()
 KNOWN_IDS = facts.load_fact_ids()

@@ -7,8 +7,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from bot.callbacks import CallbackDetails, CallbackStore
-from bot.notifications import DISABLED_MESSAGE, DeliveryReport, Notifier, run_outbox_worker
+from bot.callbacks.store import CallbackDetails, CallbackStore
+from bot.callbacks.notifications import DISABLED_MESSAGE, DeliveryReport, Notifier, run_outbox_worker
 from bot.settings import SmtpSettings
 from loopback import free_port
 
@@ -108,7 +108,7 @@ def test_one_email_per_request_with_reference_and_no_personal_data(store, server
     for message, reference in zip(server.messages, (first, second)):
         body = body_of(message)
         assert reference in body
-        assert f"python -m bot.staff show {reference}" in body
+        assert f"python -m bot.callbacks.cli show {reference}" in body
         assert "https://example.test/staff" in body
         assert message["To"] == "staff@restorativegloucestershire.test"
         raw = message.as_string()
@@ -159,7 +159,7 @@ def test_disabled_when_smtp_is_none(store, db_path, caplog):
     store.submit("a", DETAILS)
     notifier = Notifier(store, None)
     assert notifier.enabled is False
-    assert [r.getMessage() for r in caplog.records if r.name == "bot.notifications"] == [DISABLED_MESSAGE]
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.callbacks.notifications"] == [DISABLED_MESSAGE]
     report = notifier.deliver_pending()
     assert report == DeliveryReport(sent=0, failed=0, pending=1, enabled=False)
     assert outbox(db_path)[0][1:] == (0, None, 0)

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from bot.phone import MESSAGES, PhoneNumberError, find_phone_number, normalise_uk_phone
+from bot.callbacks.phone import MESSAGES, PhoneNumberError, find_phone_number, normalise_uk_phone
 from bot.settings import CONTACT_EMAIL
 
 # Numbers in ranges phonenumbers treats as allocated but that are not known to belong to anyone

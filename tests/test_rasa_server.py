@@ -7,7 +7,7 @@ from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 
-from bot import rasa_server
+from bot.nlu import rasa_server
 from bot.settings import PROJECT_ROOT
 
 A_FORM_STEP_REPLY = {
@@ -55,7 +55,7 @@ def test_the_schema_itself_is_checked_once_not_on_every_reply(remote_action, mon
 
 
 def test_it_is_rasas_own_command_line():
-    result = subprocess.run([sys.executable, "-m", "bot.rasa_server", "run", "--help"], cwd=PROJECT_ROOT,
+    result = subprocess.run([sys.executable, "-m", "bot.nlu.rasa_server", "run", "--help"], cwd=PROJECT_ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "--enable-api" in result.stdout and "--endpoints" in result.stdout

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from bot.references import (
+from bot.callbacks.references import (
     ALPHABET,
     ReferenceFormatError,
     is_reference,

@@ -8,7 +8,7 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUEN
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.sentence_embeddings import MAX_WORD_PIECES, SentenceEmbeddingFeaturizer, SentenceEncoder
+from bot.nlu.sentence_featurizer import MAX_WORD_PIECES, SentenceEmbeddingFeaturizer, SentenceEncoder
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import sentence_model
+from bot.nlu import sentence_model
 
 
 def test_the_installed_model_is_complete_and_was_checked():

@@ -11,7 +11,7 @@ from typing import List, Tuple
 
 import pytest
 
-from bot.callbacks import CallbackStore
+from bot.callbacks.store import CallbackStore
 
 pytestmark = pytest.mark.stack
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from bot.callbacks import CallbackDetails, CallbackStore, Status
-from bot.db import utcnow
+from bot.callbacks.store import CallbackDetails, CallbackStore, Status
+from bot.callbacks.db import utcnow
 from loopback import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +40,7 @@ def staff(db_url, *args, extra_env=None):
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra_env or {})
     return subprocess.run(
-        [sys.executable, "-m", "bot.staff", *args],
+        [sys.executable, "-m", "bot.callbacks.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -5,7 +5,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.tracker_store import ForgetfulTrackerStore
+from bot.nlu.tracker_store import ForgetfulTrackerStore
 
 
 class Clock:

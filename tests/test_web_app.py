@@ -10,8 +10,8 @@ import uuid
 import pytest
 import requests
 
-from bot.callbacks import CallbackDetails, CallbackStore, Status
-from bot.passwords import hash_password
+from bot.callbacks.store import CallbackDetails, CallbackStore, Status
+from bot.web.passwords import hash_password
 from browser.support import RasaStandIn, free_port, make_settings, serve_app
 
 PASSWORD = "correct horse battery staple"
@@ -385,7 +385,7 @@ def test_production_without_password_hash_refuses_staff_sign_in(tmp_path, store)
     with serve_app(settings, store) as running:
         page = requests.get(running.url + "/staff/login")
         assert page.status_code == 503
-        assert "RG_STAFF_PASSWORD_HASH" in page.text and "python -m bot.passwords" in page.text
+        assert "RG_STAFF_PASSWORD_HASH" in page.text and "python -m bot.web.passwords" in page.text
         assert 'type="password"' not in page.text
         assert requests.post(running.url + "/staff/login", data={"password": ""}).status_code == 503
         assert requests.get(running.url + "/staff", allow_redirects=False).status_code == 503

@@ -1,4 +1,4 @@
-"""Staff password hashing and the `python -m bot.passwords` helper."""
+"""Staff password hashing and the `python -m bot.web.passwords` helper."""
 from __future__ import annotations
 
 import subprocess
@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from bot import passwords
-from bot.passwords import hash_password, is_valid_hash, verify_password
+from bot.web import passwords
+from bot.web.passwords import hash_password, is_valid_hash, verify_password
 
 
 def test_hash_round_trip_and_random_salt():
@@ -50,7 +50,7 @@ def test_cli_refuses_mismatch_or_short(monkeypatch, capsys, entries):
 
 
 def test_module_runs_without_a_terminal():
-    result = subprocess.run([sys.executable, "-m", "bot.passwords"], input="", capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "bot.web.passwords"], input="", capture_output=True, text=True,
                             timeout=30)
     assert result.returncode == 1
     assert result.stdout == ""

@@ -86,9 +86,9 @@ def main(argv=None) -> int:
                   file=sys.stderr)
             return 2
 
-    from bot.callbacks import CallbackStore
+    from bot.callbacks.store import CallbackStore
     from bot.launcher import Ports, Stack
-    from bot.training import ensure_model
+    from bot.nlu.training import ensure_model
 
     model = args.model.resolve() if args.model else ensure_model()
     work = Path(tempfile.mkdtemp(prefix="rg-eval-"))

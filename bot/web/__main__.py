@@ -20,7 +20,7 @@ def main() -> int:
         print(f"Configuration problem: {exc}", file=sys.stderr)
         return 2
 
-    from bot.callbacks import CallbackStore
+    from bot.callbacks.store import CallbackStore
     from bot.web.app import create_app
 
     store = CallbackStore.from_settings(settings)

@@ -21,7 +21,7 @@ from sanic.response import HTTPResponse, empty, html, json, raw
 from bot.settings import CONTACT_EMAIL
 from bot.web import chat_proxy
 from bot.web.security import CORS_PATHS, OriginPolicy, apply_cors, apply_security_headers
-from bot.web.staff import register_staff_routes
+from bot.web.staff_pages import register_staff_routes
 from bot.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0) -> Sani
         app.ctx.outbox_task = None
         if store is None:
             return
-        from bot.notifications import Notifier, run_outbox_worker
+        from bot.callbacks.notifications import Notifier, run_outbox_worker
 
         notifier = Notifier(store, settings.smtp)
         app.ctx.outbox_task = loop.create_task(

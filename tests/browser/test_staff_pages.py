@@ -6,8 +6,8 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from bot.callbacks import CallbackDetails, CallbackStore
-from bot.passwords import hash_password
+from bot.callbacks.store import CallbackDetails, CallbackStore
+from bot.web.passwords import hash_password
 from browser.support import make_settings, serve_app
 
 pytestmark = pytest.mark.browser

@@ -22,7 +22,7 @@ from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, html, raw, redirect
 
-from bot.passwords import hash_password, is_valid_hash, verify_password
+from bot.web.passwords import hash_password, is_valid_hash, verify_password
 from bot.web.templating import Markup, h, join, render
 
 try:
@@ -182,13 +182,13 @@ def register_staff_routes(app: Sanic, settings, store) -> None:
     if password_hash and not is_valid_hash(password_hash):
         refusal = (
             "RG_STAFF_PASSWORD_HASH is not a valid password hash. Create one with "
-            "'python -m bot.passwords', set it, and restart the web server."
+            "'python -m bot.web.passwords', set it, and restart the web server."
         )
         password_hash = None
     elif not password_hash and settings.production:
         refusal = (
             "Staff sign-in is switched off because no staff password is set. Create one with "
-            "'python -m bot.passwords', put the result in RG_STAFF_PASSWORD_HASH, and restart the web server."
+            "'python -m bot.web.passwords', put the result in RG_STAFF_PASSWORD_HASH, and restart the web server."
         )
     elif not password_hash:
         # Development only: a fresh password for each start, shown once on this console and never stored.
@@ -196,7 +196,7 @@ def register_staff_routes(app: Sanic, settings, store) -> None:
         password_hash = hash_password(one_time)
         print(
             f"Staff pages (development): sign in at /staff with the one-time password {one_time}\n"
-            "  (set RG_STAFF_PASSWORD_HASH from 'python -m bot.passwords' to choose your own)",
+            "  (set RG_STAFF_PASSWORD_HASH from 'python -m bot.web.passwords' to choose your own)",
             file=sys.stderr,
             flush=True,
         )
@@ -289,7 +289,7 @@ def register_staff_routes(app: Sanic, settings, store) -> None:
                     return redirect("/staff/login")
                 if store is None:
                     return no_store()
-                from bot.callbacks import StoreUnavailable
+                from bot.callbacks.store import StoreUnavailable
 
                 try:
                     response = await handler(request, session, *args, **kwargs)
@@ -303,7 +303,7 @@ def register_staff_routes(app: Sanic, settings, store) -> None:
         return decorator
 
     def parse_filter(request: Request):
-        from bot.callbacks import Status
+        from bot.callbacks.store import Status
 
         value = request.args.get("status", "all")
         if value not in dict(FILTERS):
@@ -388,7 +388,7 @@ def register_staff_routes(app: Sanic, settings, store) -> None:
     @app.post("/staff/requests/<reference>/status")
     @guarded()
     async def staff_set_status(request: Request, session: StaffSession, reference: str):
-        from bot.callbacks import Status, UnknownReference
+        from bot.callbacks.store import Status, UnknownReference
 
         if not csrf_ok(request, session):
             return message("Please try again", "That form had expired. Go back, reload the page and try again.",

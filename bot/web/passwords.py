@@ -3,7 +3,7 @@
 The stored form is self-describing ("scrypt$N$r$p$salt$hash", base64 parts) so the cost can be raised later
 without breaking hashes already in RG_STAFF_PASSWORD_HASH.
 
-`python -m bot.passwords` asks for a password twice and prints the value to put in RG_STAFF_PASSWORD_HASH.
+`python -m bot.web.passwords` asks for a password twice and prints the value to put in RG_STAFF_PASSWORD_HASH.
 """
 from __future__ import annotations
 

@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.db import CallbackRequest, NotificationOutbox, make_engine, migrate, utcnow
-from bot.references import ReferenceFormatError, new_reference, normalise_reference
+from bot.callbacks.db import CallbackRequest, NotificationOutbox, make_engine, migrate, utcnow
+from bot.callbacks.references import ReferenceFormatError, new_reference, normalise_reference
 
 __all__ = [
     "Status",
@@ -168,7 +168,7 @@ def _check_details(idempotency_key: str, details: CallbackDetails) -> None:
     if not isinstance(details.name, str) or not details.name.strip():
         raise ValueError("name must not be empty")
     if not isinstance(details.phone, str) or not details.phone.startswith("+"):
-        raise ValueError("phone must be in E.164 form (validate it with bot.phone first)")
+        raise ValueError("phone must be in E.164 form (validate it with bot.callbacks.phone first)")
     if not isinstance(details.safe_to_identify, bool):
         raise ValueError("safe_to_identify must be True or False")
     if not isinstance(details.best_time, str):

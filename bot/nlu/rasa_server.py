@@ -1,4 +1,4 @@
-"""Rasa's own command line with one fix applied first: `python -m bot.rasa_server run ...` takes
+"""Rasa's own command line with one fix applied first: `python -m bot.nlu.rasa_server run ...` takes
 exactly the arguments of `rasa run` (or `rasa shell`).
 
 Rasa 3.6 checks every reply from the action server with `jsonschema.validate()`. That helper first

@@ -1,4 +1,4 @@
-"""Staff command line for callback requests: `python -m bot.staff` or `rg-staff`.
+"""Staff command line for callback requests: `python -m bot.callbacks.cli` or `rg-staff`.
 
 Exit codes: 0 done, 1 unknown reference, 2 bad usage or configuration, 3 database unavailable.
 The list view leaves out names and phone numbers so it can be run with someone looking over a
@@ -13,7 +13,7 @@ import sys
 from dataclasses import replace
 from typing import List, Optional, Sequence, TextIO
 
-from bot.callbacks import CallbackRecord, CallbackStore, Status, StoreUnavailable, UnknownReference
+from bot.callbacks.store import CallbackRecord, CallbackStore, Status, StoreUnavailable, UnknownReference
 from bot.settings import SettingsError, load_settings
 
 EXIT_OK = 0
@@ -173,7 +173,7 @@ def _dispatch(args, settings, store: CallbackStore, out: TextIO, err: TextIO) ->
             count = store.purge()
             print(f"Erased the details of {count} request(s) older than {days} days.", file=out)
     elif command == "notify":
-        from bot.notifications import Notifier
+        from bot.callbacks.notifications import Notifier
 
         report = Notifier(store, settings.smtp).deliver_pending()
         if not report.enabled:

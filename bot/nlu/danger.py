@@ -1,6 +1,6 @@
 """The danger net's reading: danger happening now and thoughts of suicide or self-harm, however phrased.
 
-The net (bot/danger_net.py) runs last in the NLU pipeline, on every message and in every state of the
+The net (bot/nlu/danger_net.py) runs last in the NLU pipeline, on every message and in every state of the
 conversation (the callback form included), and turns the message's intent into `emergency_danger` or
 `emergency_self_harm` when either
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from bot.callbacks import ROLES, CallbackDetails
+from bot.callbacks.store import ROLES, CallbackDetails
 
 NAME_MAX = 60
 TIME_MAX = 80

@@ -4,7 +4,7 @@ Words alone cannot tell "is restorative justice safe?" from "what is restorative
 rhymes with orange?" from a question about the service; a sentence-embedding model trained on a billion
 sentence pairs can. Rasa 3.6's own LanguageModelFeaturizer gives BERT-style models' [CLS] token as the
 sentence vector, but all-mpnet-base-v2 was trained with mean pooling, so this featurizer pools the way
-the model was trained. The model's files are installed with the other packages (bot/sentence_model.py)
+the model was trained. The model's files are installed with the other packages (bot/nlu/sentence_model.py)
 and run by TensorFlow, already Rasa's: nothing is downloaded at run time and no second deep-learning
 framework is loaded.
 """
@@ -26,7 +26,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import sentence_model
+from bot.nlu import sentence_model
 
 # The model was trained on up to 384 word pieces; questions are far shorter, and a long message loses nothing
 # a topic depends on in its first 128.

@@ -22,8 +22,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.callbacks import CallbackStore, StoreUnavailable
-from bot.db import NotificationOutbox, utcnow
+from bot.callbacks.store import CallbackStore, StoreUnavailable
+from bot.callbacks.db import NotificationOutbox, utcnow
 from bot.settings import SmtpSettings
 
 __all__ = ["DeliveryReport", "Notifier", "run_outbox_worker", "build_message", "DISABLED_MESSAGE"]
@@ -63,7 +63,7 @@ def build_message(reference: str, smtp: SmtpSettings, staff_url: Optional[str] =
         "\n"
         f"To see the details, {where} or run:\n"
         "\n"
-        f"    python -m bot.staff show {reference}\n"
+        f"    python -m bot.callbacks.cli show {reference}\n"
         "\n"
         "This email contains no personal details on purpose; please do not reply with any.\n"
     )

@@ -16,9 +16,9 @@ from typing import Iterable, Optional
 from bot.settings import PROJECT_ROOT
 
 # The custom components' code shapes the model as much as config.yml does.
-TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/sentence_embeddings.py", "bot/sentence_model.py",
-                   "bot/answer_classifier.py", "bot/callback_cue.py", "bot/danger.py",
-                   "bot/danger_net.py")
+TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/nlu/sentence_featurizer.py", "bot/nlu/sentence_model.py",
+                   "bot/nlu/answer_classifier.py", "bot/nlu/callback_cue.py", "bot/nlu/danger.py",
+                   "bot/nlu/danger_net.py")
 
 
 def _input_files(root: Path) -> Iterable[Path]:

@@ -1,11 +1,11 @@
-"""Alembic environment shared by the application (bot.db.migrate) and the alembic command line."""
+"""Alembic environment shared by the application (bot.callbacks.db.migrate) and the alembic command line."""
 from __future__ import annotations
 
 from logging.config import fileConfig
 
 from alembic import context
 
-from bot.db import Base, make_engine
+from bot.callbacks.db import Base, make_engine
 
 config = context.config
 target_metadata = Base.metadata

