@@ -9,7 +9,7 @@ import os
 import pytest
 
 from browser.fixtures import artifacts, axe_source, browser, new_page, page  # noqa: F401  (fixtures)
-from browser.support import RasaStandIn, make_settings, serve_app  # noqa: F401  (re-exported helpers)
+from support import RasaStandIn, make_settings, serve_app  # noqa: F401  (re-exported helpers)
 
 
 def pytest_collection_modifyitems(items):

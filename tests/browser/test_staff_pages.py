@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from bot.callbacks.store import CallbackDetails, CallbackStore
 from bot.web.passwords import hash_password
-from browser.support import make_settings, serve_app
+from support import make_settings, serve_app
 
 pytestmark = pytest.mark.browser
 PASSWORD = "staff test pass phrase"

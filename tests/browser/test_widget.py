@@ -8,7 +8,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from browser.support import RasaStandIn, free_port, make_settings, serve_app
+from support import RasaStandIn, free_port, make_settings, serve_app
 
 pytestmark = pytest.mark.browser
 

@@ -9,17 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from bot.callbacks.store import CallbackDetails, CallbackStore, Status
 from bot.callbacks.db import utcnow
-from loopback import free_port
+from bot.settings import PROJECT_ROOT
+from support import DETAILS, NAME, NOTE, PHONE, SmtpServer, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-NAME = "Bethany Quellwright"
-PHONE = "+447400123456"
-NOTE = "Please ask for Beth"
-DETAILS = CallbackDetails(NAME, PHONE, False, "Weekday mornings", role="person_harmed", note=NOTE)
 
 
 @pytest.fixture
@@ -37,11 +32,11 @@ def store(db_url):
 def staff(db_url, *args, extra_env=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("RG_")}
     env["RG_DATABASE_URL"] = db_url
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "bot.callbacks.cli", *args],
-        cwd=ROOT,
+        cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
         text=True,
@@ -146,15 +141,6 @@ def test_purge_and_dry_run(db_url, store, tmp_path):
     assert "purged on" in staff(db_url, "show", old).stdout
 
 
-class Collector:
-    def __init__(self):
-        self.subjects = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.subjects.append(envelope.content)
-        return "250 OK"
-
-
 def test_notify(db_url, store):
     reference = store.submit("a", DETAILS)
 
@@ -173,16 +159,15 @@ def test_notify(db_url, store):
     assert down.returncode == 3
     assert "Sent 0, failed 1, still waiting 1." in down.stdout
 
-    handler = Collector()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
+    server = SmtpServer(port)
+    server.start()
     try:
         up = staff(db_url, "notify", extra_env=env)
     finally:
-        controller.stop()
+        server.stop()
     assert up.returncode == 0, up.stderr
     assert "Sent 1, failed 0, still waiting 0." in up.stdout
-    assert len(handler.subjects) == 1 and reference.encode() in handler.subjects[0]
+    assert len(server.messages) == 1 and reference in server.messages[0]["Subject"]
 
 
 def test_migrate_and_database_url_option(tmp_path):

@@ -1,64 +1,16 @@
 import asyncio
 import logging
 import sqlite3
-from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from bot.callbacks.store import CallbackDetails, CallbackStore
 from bot.callbacks.notifications import DISABLED_MESSAGE, DeliveryReport, Notifier, run_outbox_worker
-from bot.settings import SmtpSettings
-from loopback import free_port
+from support import BEST_TIME, DETAILS, PERSONAL, SmtpServer, free_port, smtp_settings
 
-NAME = "Bethany Quellwright"
-PHONE = "+447400123456"
-NOTE = "Please ask for Beth, partner is often home"
-DETAILS = CallbackDetails(NAME, PHONE, False, "Weekday mornings", role="person_harmed", note=NOTE)
-PERSONAL = (NAME, "Quellwright", PHONE, "7400123456", NOTE, "Weekday mornings", "Person harmed")
-
-
-class Collector:
-    def __init__(self):
-        self.messages = []
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
-        return "250 Message accepted for delivery"
-
-
-class SmtpServer:
-    def __init__(self, port=None, **kwargs):
-        self.port = port or free_port()
-        self.handler = Collector()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
-
-    def start(self):
-        self.controller.start()
-
-    def stop(self):
-        self.controller.stop()
-
-    @property
-    def messages(self):
-        return self.handler.messages
-
-
-def smtp_settings(port, **overrides) -> SmtpSettings:
-    values = dict(
-        host="127.0.0.1",
-        port=port,
-        username=None,
-        password=None,
-        starttls=False,
-        sender="assistant@restorativegloucestershire.test",
-        recipient="staff@restorativegloucestershire.test",
-    )
-    values.update(overrides)
-    return SmtpSettings(**values)
+# An email may be read on a shared phone: it says a request waits, nothing about who or when to call.
+NOT_IN_EMAIL = PERSONAL + (BEST_TIME, "Person harmed")
 
 
 @pytest.fixture
@@ -112,7 +64,7 @@ def test_one_email_per_request_with_reference_and_no_personal_data(store, server
         assert "https://example.test/staff" in body
         assert message["To"] == "staff@restorativegloucestershire.test"
         raw = message.as_string()
-        for secret in PERSONAL:
+        for secret in NOT_IN_EMAIL:
             assert secret not in raw
     assert server.handler.envelopes[0] == (
         "assistant@restorativegloucestershire.test",
@@ -123,7 +75,7 @@ def test_one_email_per_request_with_reference_and_no_personal_data(store, server
     assert notifier.deliver_pending() == DeliveryReport(sent=0, failed=0, pending=0)
     assert len(server.messages) == 2
     log_text = "\n".join(r.getMessage() for r in caplog.records)
-    for secret in PERSONAL:
+    for secret in NOT_IN_EMAIL:
         assert secret not in log_text
 
 
@@ -150,7 +102,7 @@ def test_server_down_then_up_delivers_exactly_once(store, db_path, caplog):
         server.stop()
     assert outbox(db_path) == [(reference, 2, None, 1)]
     log_text = "\n".join(r.getMessage() for r in caplog.records)
-    for secret in PERSONAL:
+    for secret in NOT_IN_EMAIL:
         assert secret not in log_text
 
 
@@ -221,7 +173,7 @@ async def test_worker_delivers_and_purges_and_survives_errors(tmp_path, caplog):
         store.close()
     assert any("Purged personal details" in r.getMessage() for r in caplog.records)
     log_text = "\n".join(r.getMessage() for r in caplog.records)
-    for secret in PERSONAL:
+    for secret in NOT_IN_EMAIL:
         assert secret not in log_text
 
 

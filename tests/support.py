@@ -1,5 +1,9 @@
-"""Helpers for tests that need the real web app on a loopback port, and a stand-in for Rasa's REST channel.
+"""What several test modules share: one caller's details, a real SMTP server on loopback, free ports,
+the real web app on a loopback port and a stand-in for Rasa's REST channel.
 
+`NAME`, `PHONE`, `NOTE`, `BEST_TIME`, `DETAILS` are one caller's details; `PERSONAL` lists every form of them
+that must never reach a log, an email or a list view (`assert_no_personal_data`).
+`SmtpServer` is aiosmtpd's real server on a free loopback port, collecting what it receives.
 `serve_app(settings, store)` runs bot.web.app.create_app in a background thread with its own event loop, on
 settings.web_host:settings.web_port, and stops it (listeners included) when the block ends.
 `RasaStandIn` is a small real HTTP server answering like Rasa's REST webhook with scripted replies.
@@ -16,13 +20,78 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Dict, Iterator, List, Optional
 
+from email import message_from_bytes, policy
+
+from aiosmtpd.controller import Controller
 from sanic import Sanic
 
-from bot.settings import Settings, load_settings
-from loopback import free_port
+from bot.callbacks.store import CallbackDetails
+from bot.launcher import free_port
+from bot.settings import Settings, SmtpSettings, load_settings
+
+__all__ = ["free_port"]  # re-exported: tests import every shared helper from here
 
 # Several apps are built and started in one test process; Sanic allows that in its test mode only.
 Sanic.test_mode = True
+
+NAME = "Bethany Quellwright"
+PHONE = "+447400123456"
+NOTE = "Please ask for Beth, partner is often home"
+BEST_TIME = "Weekday mornings"
+DETAILS = CallbackDetails(
+    name=NAME, phone=PHONE, safe_to_identify=False, best_time=BEST_TIME, role="person_harmed", note=NOTE
+)
+PERSONAL = (NAME, "Quellwright", PHONE, "7400123456", "7400 123456", NOTE, "partner is often home")
+
+
+def assert_no_personal_data(text: str) -> None:
+    for secret in PERSONAL:
+        assert secret not in text
+
+
+class SmtpCollector:
+    """aiosmtpd handler keeping every message it accepts, parsed, with its envelope."""
+
+    def __init__(self):
+        self.messages = []
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+class SmtpServer:
+    def __init__(self, port=None, **kwargs):
+        self.port = port or free_port()
+        self.handler = SmtpCollector()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
+
+    def start(self):
+        self.controller.start()
+
+    def stop(self):
+        self.controller.stop()
+
+    @property
+    def messages(self):
+        return self.handler.messages
+
+
+def smtp_settings(port, **overrides) -> SmtpSettings:
+    values = dict(
+        host="127.0.0.1",
+        port=port,
+        username=None,
+        password=None,
+        starttls=False,
+        sender="assistant@restorativegloucestershire.test",
+        recipient="staff@restorativegloucestershire.test",
+    )
+    values.update(overrides)
+    return SmtpSettings(**values)
+
 
 INJECTION_TEXT = (
     'Here: <img src=x onerror="window.__pwned=1"> <script>window.__pwned=2</script> '

@@ -19,21 +19,7 @@ from bot.callbacks.store import (
     UnknownReference,
 )
 from bot.callbacks.db import make_engine, migrate, utcnow
-
-NAME = "Bethany Quellwright"
-PHONE = "+447400123456"
-NOTE = "Please ask for Beth, partner is often home"
-BEST_TIME = "Weekday mornings"
-DETAILS = CallbackDetails(
-    name=NAME, phone=PHONE, safe_to_identify=False, best_time=BEST_TIME, role="person_harmed", note=NOTE
-)
-PERSONAL = (NAME, "Quellwright", PHONE, "7400123456", "7400 123456", NOTE, "partner is often home")
-
-
-def assert_no_personal_data(text_: str) -> None:
-    for secret in PERSONAL:
-        assert secret not in text_
-
+from support import BEST_TIME, DETAILS, NAME, NOTE, PERSONAL, PHONE, assert_no_personal_data
 
 @pytest.fixture
 def db_path(tmp_path):

@@ -12,7 +12,7 @@ import requests
 
 from bot.callbacks.store import CallbackDetails, CallbackStore, Status
 from bot.web.passwords import hash_password
-from browser.support import RasaStandIn, free_port, make_settings, serve_app
+from support import RasaStandIn, free_port, make_settings, serve_app
 
 PASSWORD = "correct horse battery staple"
 SENDER = str(uuid.uuid4())
