@@ -1,3 +1,4 @@
+import contextlib
 import csv
 import io
 import os
@@ -6,11 +7,13 @@ import stat
 import subprocess
 import sys
 from datetime import timedelta
+from unittest import mock
 from pathlib import Path
 
 import pytest
 
 from bot.callbacks.store import CallbackDetails, CallbackStore, Status
+from bot.callbacks import cli
 from bot.callbacks.db import utcnow
 from bot.settings import PROJECT_ROOT
 from support import DETAILS, NAME, NOTE, PHONE, SmtpServer, free_port
@@ -30,18 +33,28 @@ def store(db_url):
 
 
 def staff(db_url, *args, extra_env=None):
+    """The command line run in this process (as `rg-staff` runs it) with only the given RG_ settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RG_")}
     env["RG_DATABASE_URL"] = db_url
-    env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra_env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "bot.callbacks.cli", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ, env, clear=True), contextlib.redirect_stderr(err):
+        try:
+            code = cli.run(list(args), out=out, err=err)
+        except SystemExit as exit_:  # argparse's usage errors
+            code = exit_.code
+    return subprocess.CompletedProcess(["rg-staff", *args], code, out.getvalue(), err.getvalue())
+
+
+def test_the_module_and_the_installed_script_both_start_the_command_line(db_url, store):
+    reference = store.submit("a", DETAILS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RG_")}
+    env["RG_DATABASE_URL"] = db_url
+    script = Path(sys.executable).with_name("rg-staff")
+    for command in ([sys.executable, "-m", "bot.callbacks.cli", "list"], [str(script), "list"]):
+        result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert reference in result.stdout and NAME not in result.stdout
 
 
 def test_list_hides_names_and_numbers(db_url, store):

@@ -10,6 +10,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.sentence_featurizer import MAX_WORD_PIECES, SentenceEmbeddingFeaturizer, SentenceEncoder
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture(scope="module")
 def encoder() -> SentenceEncoder:
