@@ -15,11 +15,10 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from bot.callbacks.store import ROLES, CallbackDetails
+from bot.callbacks.store import NOTE_MAX_LENGTH, ROLES, CallbackDetails
 
 NAME_MAX = 60
 TIME_MAX = 80
-NOTE_MAX = 500
 
 # Slots that hold what the person typed. They are cleared after submit or cancel.
 PERSONAL_SLOTS = (
@@ -352,8 +351,8 @@ def check_note(text: str) -> Checked:
     if is_skip(text):
         return Checked(SKIP)
     note = _tidy(text)
-    if len(note) > NOTE_MAX:
-        return Checked(None, f"Please keep the note short (up to {NOTE_MAX} characters; yours has {len(note)}). "
+    if len(note) > NOTE_MAX_LENGTH:
+        return Checked(None, f"Please keep the note short (up to {NOTE_MAX_LENGTH} characters; yours has {len(note)}). "
                              "A facilitator will talk everything through with you on the phone.")
     return Checked(note)
 

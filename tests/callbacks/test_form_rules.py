@@ -78,8 +78,8 @@ def test_an_unclear_role_is_asked_again():
 def test_notes_are_optional_and_short():
     assert form.check_note("Skip").value == form.SKIP
     assert form.check_note("I work shifts").value == "I work shifts"
-    too_long = form.check_note("a" * (form.NOTE_MAX + 1))
-    assert too_long.value is None and str(form.NOTE_MAX + 1) in too_long.problem
+    too_long = form.check_note("a" * (form.NOTE_MAX_LENGTH + 1))
+    assert too_long.value is None and str(form.NOTE_MAX_LENGTH + 1) in too_long.problem
 
 
 def test_times_are_limited():
