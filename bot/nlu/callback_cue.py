@@ -19,6 +19,8 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.intent_override import INTENT_RANKING, choose_intent
+
 REQUEST_CALLBACK = "request_callback"
 _ASKS_FOR_A_CALL = re.compile(
     r"\b(?:(?:phone|ring|call|contact|bell) (?:me|us)(?: back)?|call ?back|"
@@ -54,14 +56,10 @@ class CallbackCue(GraphComponent):
         for message in messages:
             if (message.get(INTENT) or {}).get("name") == REQUEST_CALLBACK:
                 continue
-            ranking = list(message.get("intent_ranking") or [])
-            confidence = callback_confidence(ranking)
+            confidence = callback_confidence(message.get(INTENT_RANKING) or [])
             if confidence is None or confidence < self.min_confidence or not asks_for_a_call(message.get(TEXT)):
                 continue
-            message.set(INTENT, {"name": REQUEST_CALLBACK, "confidence": confidence}, add_to_output=True)
-            rest = [item for item in ranking if item.get("name") != REQUEST_CALLBACK]
-            message.set("intent_ranking", [{"name": REQUEST_CALLBACK, "confidence": confidence}, *rest],
-                        add_to_output=True)
+            choose_intent(message, REQUEST_CALLBACK, confidence)
         return messages
 
     def process_training_data(self, training_data):

@@ -7,10 +7,11 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu.danger import DANGER_SOURCE, danger_in_words, emergency_from_ranking
+from bot.nlu.intent_override import INTENT_RANKING, choose_intent
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
@@ -31,7 +32,7 @@ class DangerNet(GraphComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            ranking = list(message.get("intent_ranking") or [])
+            ranking = message.get(INTENT_RANKING) or []
             in_words = danger_in_words(message.get(TEXT) or "")
             emergency = in_words or emergency_from_ranking(
                 ranking, self.min_confidence_first, self.min_confidence)
@@ -41,9 +42,7 @@ class DangerNet(GraphComponent):
             # the classifier thought might be an emergency as the answer it is.
             message.set(DANGER_SOURCE, "words" if in_words else "classifier", add_to_output=True)
             # The net has decided, whatever the classifier's own confidence, so the fallback after it stays quiet.
-            message.set(INTENT, {"name": emergency, "confidence": 1.0}, add_to_output=True)
-            rest = [item for item in ranking if item.get("name") != emergency]
-            message.set("intent_ranking", [{"name": emergency, "confidence": 1.0}, *rest], add_to_output=True)
+            choose_intent(message, emergency, 1.0)
         return messages
 
     def process_training_data(self, training_data):

@@ -18,7 +18,7 @@ from bot.settings import PROJECT_ROOT
 # The custom components' code shapes the model as much as config.yml does.
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/nlu/sentence_featurizer.py", "bot/nlu/sentence_model.py",
                    "bot/nlu/answer_classifier.py", "bot/nlu/callback_cue.py", "bot/nlu/danger.py",
-                   "bot/nlu/danger_net.py")
+                   "bot/nlu/danger_net.py", "bot/nlu/intent_override.py")
 
 
 def _input_files(root: Path) -> Iterable[Path]:
