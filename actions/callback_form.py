@@ -25,9 +25,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.callbacks import form_rules as form
+from bot.callbacks.phone import PhoneNumberError, find_phone_number, normalise_uk_phone
 from bot.callbacks.store import CallbackStore, StoreUnavailable
 from bot.nlu.danger import DANGER_SOURCE
-from bot.callbacks.phone import PhoneNumberError, find_phone_number, normalise_uk_phone
 from bot.settings import CONTACT_EMAIL, load_settings
 
 logger = logging.getLogger(__name__)
@@ -359,8 +359,9 @@ class ValidateCallbackForm(FormValidationAction):
         checked = form.check_time(str(value or ""))
         if checked.value:
             return {"callback_time": checked.value}
-        return self._missed("callback_time", tracker, dispatcher, checked.problem, settle=form.NO_TIME_GIVEN,
-                            settled_message="That's fine, I'll leave the time open and the team will try when they can.")
+        return self._missed(
+            "callback_time", tracker, dispatcher, checked.problem, settle=form.NO_TIME_GIVEN,
+            settled_message="That's fine, I'll leave the time open and the team will try when they can.")
 
     def validate_callback_role(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -138,8 +138,9 @@ def main() -> int:
         result["minilm_nn"]["folds"][str(fold)] = {
             "indices": test, **nn_fold(example_vectors[train], train_labels, example_vectors[test]),
         }
-        print(f"Baselines: fold {fold + 1} done (thresholds: TF-IDF {result['tfidf_lr']['folds'][str(fold)]['threshold']}"
-              f", MiniLM {result['minilm_nn']['folds'][str(fold)]['threshold']})", flush=True)
+        thresholds = {name: result[name]["folds"][str(fold)]["threshold"] for name in ("tfidf_lr", "minilm_nn")}
+        print(f"Baselines: fold {fold + 1} done (thresholds: TF-IDF {thresholds['tfidf_lr']}, "
+              f"MiniLM {thresholds['minilm_nn']})", flush=True)
     result["tfidf_lr"]["heldout"] = lr_fold(texts, labels, heldout)
     result["minilm_nn"]["heldout"] = nn_fold(example_vectors, labels, heldout_vectors)
     (args.work / "baselines.json").write_text(json.dumps(result, indent=1))

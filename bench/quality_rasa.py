@@ -50,10 +50,9 @@ async def parse_all(model: Path, texts: list, retrieval_intents: set) -> tuple:
 
 def write_fold_data(dataset: dict, test_indices: set, path: Path) -> None:
     """The fold's training file keeps the original markup (entities, synonyms, regexes, responses)."""
+    from quality_prepare import load_training_data
     from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
     from rasa.shared.nlu.training_data.training_data import TrainingData
-
-    from quality_prepare import load_training_data
 
     data = load_training_data()
     assert len(data.nlu_examples) == len(dataset["examples"]), "the training data changed since dataset.json"

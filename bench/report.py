@@ -11,8 +11,8 @@ import json
 import os
 import platform
 import sys
-from typing import Optional
 from pathlib import Path
+from typing import Optional
 
 import matplotlib
 
@@ -183,7 +183,7 @@ def evaluations(work: Path) -> dict:
 def evaluation_sections(evaluated: dict) -> list:
     """`make eval`'s own report for each set, its headings one level down."""
     sections = []
-    for name, result in evaluated.items():
+    for name in evaluated:
         text = (work_dir / "evaluation" / name / "evaluation.md").read_text()
         body = text.split("\n", 1)[1].replace("\n## ", "\n### ").replace("\n### Failures", "\n#### Failures")
         sections.append(f"## Answer-level evaluation: {EVALUATION_SETS[name]}\n{body}")

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, TextIO
 
-from bot.settings import PROJECT_ROOT, load_settings
 from bot.nlu.training import ensure_model, rasa_executable
+from bot.settings import PROJECT_ROOT, load_settings
 
 READY_TIMEOUT_S = 240
 

@@ -1,7 +1,6 @@
 """The custom actions, run as the action server runs them, against a real SQLite database."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -117,7 +116,8 @@ async def test_danger_is_left_to_the_rules_at_any_step():
      ("callback_safe_to_identify", "yes that's fine", "callback_safe_to_identify", True),
      ("callback_name", "Sam Jones", "callback_name", "Sam Jones")],
 )
-async def test_a_clear_answer_that_only_the_classifier_took_for_an_emergency_is_the_answer(requested, text, slot, value):
+async def test_a_clear_answer_that_only_the_classifier_took_for_an_emergency_is_the_answer(
+        requested, text, slot, value):
     t = tracker(text, intent="emergency_self_harm", requested=requested,
                 extra_message={"danger_source": "classifier"})
     slots, _ = await run_validation(t)
@@ -207,8 +207,9 @@ async def test_a_corrected_number_while_another_question_is_asked_replaces_the_n
 
 
 async def test_a_corrected_number_at_the_summary_replaces_it_and_shows_the_summary_again():
-    slots, _ = await run_validation(tracker("the number is wrong, it should be 0113 496 0462", requested="callback_confirmed",
-                                            slots={**FILLED, "callback_confirmed": None}))
+    t = tracker("the number is wrong, it should be 0113 496 0462", requested="callback_confirmed",
+                slots={**FILLED, "callback_confirmed": None})
+    slots, _ = await run_validation(t)
     assert slots["callback_phone"] == "+441134960462"
     assert slots["callback_confirmed"] is None
 
@@ -222,8 +223,9 @@ async def test_changing_the_number_at_the_summary_asks_for_it_again():
 
 
 async def test_a_detail_named_in_words_at_the_summary_is_asked_again():
-    slots, _ = await run_validation(tracker("can I change the time", intent="correct_detail",
-                                            requested="callback_confirmed", slots={**FILLED, "callback_confirmed": None}))
+    t = tracker("can I change the time", intent="correct_detail", requested="callback_confirmed",
+                slots={**FILLED, "callback_confirmed": None})
+    slots, _ = await run_validation(t)
     assert slots["callback_time"] is None and slots["callback_confirmed"] is None
 
 

@@ -1,1 +1,2 @@
-"""Callback requests: how the form reads replies, phone numbers, references, the store, notifications, the staff command line."""
+"""Callback requests: reading the form's replies, phone numbers, references, the store, notifications,
+the staff command line."""

@@ -140,7 +140,7 @@ def run(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, err: Tex
 def _dispatch(args, settings, store: CallbackStore, out: TextIO, err: TextIO) -> int:
     command = args.command
     if command == "migrate":
-        store.engine  # opening the store upgrades the schema; this surfaces any failure
+        _ = store.engine  # opening the store upgrades the schema; this surfaces any failure
         print("Database schema is up to date.", file=out)
     elif command == "list":
         _print_list(store.list(Status(args.status) if args.status else None), out)

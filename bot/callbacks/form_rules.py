@@ -175,7 +175,8 @@ _NOT_SAFE = re.compile(
     r"(?:he|she|they) might (?:hear|see|find))"
 )
 _SAFE = re.compile(
-    r"\b(?:(?:can|could|may|feel free to|ok to|okay to|fine to|safe to) (?:leave|say)|leave a (?:message|msg|voicemail)|"
+    r"\b(?:(?:can|could|may|feel free to|ok to|okay to|fine to|safe to) (?:leave|say)|"
+    r"leave a (?:message|msg|voicemail)|"
     r"(?:message|messages|msg|voicemail)s? (?:is|are) (?:fine|ok|okay|safe|no problem)|fine for (?:messages|a message)|"
     r"it'?s (?:safe|fine|ok)|that'?s (?:safe|fine|ok)|safe|live on my own|live alone|my own (?:phone|mobile)|"
     r"work (?:line|phone|number))\b"
@@ -233,16 +234,16 @@ _NAME_REFUSALS = {"no", "nope", "nah", "no thanks", "rather not", "i'd rather no
 # counts ("I'm a teacher" is not a name); after "name is" a lower-case name counts too.
 _NAME_WORD = r"[^\W\d_][\w'\-]*"
 _OFFERED_NAME = (
-    re.compile(rf"\b(?:my name is|my name's|my names|name is|name's|name\s*:)\s*({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})",
-               re.IGNORECASE),
-    re.compile(rf"\b(?:[Tt]his is|[Ii]t's|[Ii]ts|[Ii]'m|[Ii]m|I am)\s+([A-Z][\w'\-]*(?:\s+[A-Z][\w'\-]*){{0,2}})"),
+    re.compile(rf"\b(?:my name is|my name's|my names|name is|name's|name\s*:)\s*"
+               rf"({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})", re.IGNORECASE),
+    re.compile(r"\b(?:[Tt]his is|[Ii]t's|[Ii]ts|[Ii]'m|[Ii]m|I am)\s+([A-Z][\w'\-]*(?:\s+[A-Z][\w'\-]*){0,2})"),
 )
 _NOT_NAME_WORDS = {
     "and", "i", "im", "i'm", "can", "could", "would", "please", "pls", "calling", "here", "from", "on", "call",
-    "ring", "my", "the", "a", "an", "about", "who", "was", "is", "number", "phone", "mobile", "and", "but",
+    "ring", "my", "the", "a", "an", "about", "who", "was", "is", "number", "phone", "mobile", "but",
     "so", "just", "really", "not", "no", "yes", "hi", "hello", "thanks", "sorry", "its", "it's", "this",
     "that", "in", "at", "for", "to", "of", "with", "restorative", "rj", "gloucestershire", "mum", "dad",
-    "victim", "the", "one", "ok", "okay", "fine", "best", "time", "tel", "mob",
+    "victim", "one", "ok", "okay", "fine", "best", "time", "tel", "mob",
 }
 
 
@@ -316,10 +317,12 @@ _ROLE_PATTERNS = (
     ("person_responsible", re.compile(
         r"\b(caused (?:the |some )?harm|i did it|i done it|it was me who did|i was the one who (?:did|hurt|caused|"
         r"attacked|hit|stole|broke|burgled|robbed|assaulted|damaged)|i'?m the one who (?:did|hurt|caused)|"
-        r"the (?:one|person|lad|guy|man|woman|girl|boy|kid) who (?:did it|did this|caused|hurt|harmed)|i hurt|i harmed|offender|responsible|"
+        r"the (?:one|person|lad|guy|man|woman|girl|boy|kid) who (?:did it|did this|caused|hurt|harmed)|"
+        r"i hurt|i harmed|offender|responsible|"
         r"i was (?:convicted|charged|sentenced)|i committed|my fault|perpetrator)\b")),
     ("family_member", re.compile(
-        rf"\b(?:(?:i'?m|im|i am) (?:his|her|their|the|a) (?:{_RELATIVES})|^(?:his|her|their) (?:{_RELATIVES})|(?:{_RELATIVES}) of|"
+        rf"\b(?:(?:i'?m|im|i am) (?:his|her|their|the|a) (?:{_RELATIVES})|^(?:his|her|their) (?:{_RELATIVES})|"
+        rf"(?:{_RELATIVES}) of|"
         rf"on behalf of|my (?:{_RELATIVES}) (?:was|is|got|has|had)|family member|family|relative|friend)\b")),
     ("professional", re.compile(
         r"\b(professional|teacher|head ?teacher|social worker|youth worker|support worker|key ?worker|"
@@ -327,7 +330,8 @@ _ROLE_PATTERNS = (
         r"practitioner|caseload|manager|solicitor|advocate|staff|school)\b")),
     ("person_harmed", re.compile(
         r"\b(victim|was harmed|i was harmed|harmed|happened to me|it was me it happened to|the (?:one|person) "
-        r"(?:it happened to|who was|being|(?:he|she|they) \w+ed|he hurt|she hurt|they hurt|that was)|i was (?:the one )?(?:burgled|robbed|"
+        r"(?:it happened to|who was|being|(?:he|she|they) \w+ed|he hurt|she hurt|they hurt|that was)|"
+        r"i was (?:the one )?(?:burgled|robbed|"
         r"assaulted|attacked|mugged|hurt|harassed|stalked|threatened|beaten|abused|scammed|hit|bullied)|"
         r"(?:my|it was my) (?:car|van|house|home|shop|bike|flat|phone|business|property|garden|window)"
         r"(?: that)? (?:was|got)|the one (?:being|who got)|me (?:who|that) (?:was|got)|"

@@ -22,8 +22,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.callbacks.store import CallbackStore, StoreUnavailable
 from bot.callbacks.db import NotificationOutbox, utcnow
+from bot.callbacks.store import CallbackStore, StoreUnavailable
 from bot.settings import SmtpSettings
 
 __all__ = ["DeliveryReport", "Notifier", "run_outbox_worker", "build_message", "DISABLED_MESSAGE"]

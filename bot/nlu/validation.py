@@ -21,7 +21,9 @@ from bot.settings import PROJECT_ROOT
 
 UNUSED_RESPONSE = re.compile(r"The utterance '(?P<name>[\w/]+)' is not used in any story or rule\.")
 RESPONSE_IN_CODE = re.compile(r"""response\s*=\s*["'](?P<name>utter_[\w/]+)["']|["'](?P<value>utter_[\w/]+)["']""")
-DUPLICATED_INTENTS = re.compile(r"The following duplicated intents have been found across multiple domain files: (?P<names>[\w, ]+)")
+DUPLICATED_INTENTS = re.compile(
+    r"The following duplicated intents have been found across multiple domain files: (?P<names>[\w, ]+)"
+)
 ALWAYS_RAISED = "Slot auto-fill has been removed in 3.0"
 # Rasa's own default actions send these (action_default_fallback, the form's slot requests).
 SENT_BY_RASA = {"utter_default"}

@@ -9,8 +9,10 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import inspect, text
+from support import BEST_TIME, DETAILS, NAME, NOTE, PHONE, assert_no_personal_data
 
 import bot.callbacks.store as callbacks
+from bot.callbacks.db import make_engine, migrate, utcnow
 from bot.callbacks.store import (
     CallbackDetails,
     CallbackStore,
@@ -18,8 +20,7 @@ from bot.callbacks.store import (
     StoreUnavailable,
     UnknownReference,
 )
-from bot.callbacks.db import make_engine, migrate, utcnow
-from support import BEST_TIME, DETAILS, NAME, NOTE, PERSONAL, PHONE, assert_no_personal_data
+
 
 @pytest.fixture
 def db_path(tmp_path):

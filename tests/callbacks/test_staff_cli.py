@@ -7,17 +7,16 @@ import stat
 import subprocess
 import sys
 from datetime import timedelta
-from unittest import mock
 from pathlib import Path
+from unittest import mock
 
 import pytest
-
-from bot.callbacks.store import CallbackDetails, CallbackStore, Status
-from bot.callbacks import cli
-from bot.callbacks.db import utcnow
-from bot.settings import PROJECT_ROOT
 from support import DETAILS, NAME, NOTE, PHONE, SmtpServer, free_port
 
+from bot.callbacks import cli
+from bot.callbacks.db import utcnow
+from bot.callbacks.store import CallbackDetails, CallbackStore, Status
+from bot.settings import PROJECT_ROOT
 
 
 @pytest.fixture
