@@ -1,9 +1,11 @@
 """UK phone numbers: tolerant reading, E.164 output, and kind explanations when we cannot call.
 
-People type numbers however they write them down, often with words around them, so we find the
-number-shaped part ourselves before asking `phonenumbers` whether it is real. Each rejection has a
-short `reason` code (for tests and analytics, never the number itself) and a `message` that tells the
-person what to do next without making them feel they got it wrong.
+`phonenumbers` does the reading: international prefixes (+44, 0044, 44), a trunk zero after them
+("+44 (0)7700..."), a forgotten leading zero, number types and short service numbers. Two things it does not do
+are done here: picking the number out of a sentence that may also hold other digits ("I'm 34, it's 0113...")
+even when the number is not valid (its `PhoneNumberMatcher` skips invalid numbers, and we want to say why one is
+wrong), and turning each rejection into a short `reason` code (for tests, never the number itself) with a
+`message` that tells the person what to do next without making them feel they got it wrong.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import re
 from typing import Optional
 
 import phonenumbers
-from phonenumbers import PhoneNumberFormat, PhoneNumberType
+from phonenumbers import PhoneNumberFormat, PhoneNumberType, ValidationResult, shortnumberinfo
 
 from bot.settings import CONTACT_EMAIL, OFFICE_PHONE_E164
 
@@ -37,7 +39,8 @@ CHARGED_TYPES = frozenset(
 )
 # Checked by prefix as well as by type so the rule holds even if metadata reclassifies a range.
 CHARGED_PREFIXES = ("09", "084", "087", "070")
-SERVICE_NUMBERS = frozenset({"999", "112", "101", "111", "911"})
+# Not a UK short number, but the emergency number people know from films.
+FILM_EMERGENCY = "911"
 
 MESSAGES = {
     "empty": "I didn't catch a phone number there. Could you type the number you'd like us to call, "
@@ -92,26 +95,15 @@ def _best_candidate(text: str) -> Optional[str]:
     return best
 
 
-def _national_digits(candidate: str) -> str:
-    """UK national form ("0" + significant number); raises for foreign numbers."""
-    digits = re.sub(r"\D", "", candidate)
-    international: Optional[str] = None
-    if candidate.lstrip("( ").startswith("+"):
-        international = digits
-    elif digits.startswith("00"):
-        international = digits[2:]
-    elif digits.startswith("44") and len(digits) in (11, 12, 13):
-        # "44 7700 900123" without the plus; a national number never starts with 44.
-        international = digits
-    if international is not None:
-        if not international.startswith("44"):
-            raise PhoneNumberError("foreign")
-        rest = international[2:]
-        # "+44 (0)7700..." and "+44 07700..." both carry a redundant trunk zero.
-        return rest if rest.startswith("0") else "0" + rest
-    if not digits.startswith("0") and len(digits) == 10:
-        return "0" + digits  # the leading zero is sometimes forgotten
-    return digits
+def _parse(candidate: str) -> phonenumbers.PhoneNumber:
+    try:
+        return phonenumbers.parse(candidate, "GB")
+    except phonenumbers.NumberParseException as error:
+        if error.error_type == phonenumbers.NumberParseException.TOO_LONG:
+            raise PhoneNumberError("too_long") from None
+        if error.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            raise PhoneNumberError("foreign") from None
+        raise PhoneNumberError("too_short" if len(re.sub(r"\D", "", candidate)) < 10 else "invalid") from None
 
 
 def normalise_uk_phone(text: Optional[str]) -> str:
@@ -121,26 +113,24 @@ def normalise_uk_phone(text: Optional[str]) -> str:
     candidate = _best_candidate(text)
     if candidate is None:
         raise PhoneNumberError("letters" if any(ch.isalpha() for ch in text) else "empty")
-    digits = re.sub(r"\D", "", candidate)
-    # 116 xxx are helplines (Samaritans 116 123 and friends), not lines anyone can be called back on.
-    if digits in SERVICE_NUMBERS or (len(digits) == 6 and digits.startswith("116")):
+    parsed = _parse(candidate)
+    if parsed.country_code != UK_COUNTRY_CODE:
+        raise PhoneNumberError("foreign")
+    # 999, 101, 111 and the 116 helplines (Samaritans 116 123) are not lines anyone can be called back on.
+    if shortnumberinfo.is_valid_short_number(parsed) or re.sub(r"\D", "", candidate) == FILM_EMERGENCY:
         raise PhoneNumberError("service")
-    national = _national_digits(candidate)
+    # The national form the person meant; a trunk zero the library could not strip is not counted twice.
+    national = "0" + phonenumbers.national_significant_number(parsed).lstrip("0")
     if national.startswith(CHARGED_PREFIXES):
         raise PhoneNumberError("premium")
-    if len(national) > 11:
-        raise PhoneNumberError("too_long")
-    try:
-        parsed = phonenumbers.parse(national, "GB")
-    except phonenumbers.NumberParseException:
-        raise PhoneNumberError("invalid") from None
     if not phonenumbers.is_valid_number(parsed):
-        # Some genuine UK numbers have 10 digits, so only call a number "short" once it is invalid.
+        length = phonenumbers.is_possible_number_with_reason(parsed)
+        if length == ValidationResult.TOO_LONG and len(national) > 11:
+            raise PhoneNumberError("too_long")
+        # Some genuine UK numbers have 10 digits, so a 10-digit number is only "short" once it is invalid.
         if len(national) == 10:
             raise PhoneNumberError("too_short", ONE_DIGIT_SHORT)
         raise PhoneNumberError("too_short" if len(national) < 10 else "invalid")
-    if parsed.country_code != UK_COUNTRY_CODE:  # pragma: no cover - national parse keeps +44
-        raise PhoneNumberError("foreign")
     number_type = phonenumbers.number_type(parsed)
     if number_type in CHARGED_TYPES:
         raise PhoneNumberError("premium")

@@ -75,6 +75,8 @@ INVALID = [
     ("112", "service"),
     ("111", "service"),
     ("116 123", "service"),
+    ("118 118", "service"),  # directory enquiries
+    ("911", "service"),
     ("07640 123456", "unsupported"),  # pager
 ]
 
