@@ -79,6 +79,14 @@ class SmtpServer:
         return self.handler.messages
 
 
+async def until(condition: Callable[[], object], timeout_s: float = 10.0, interval_s: float = 0.02) -> None:
+    """Waits for `condition()` to be true, polling; a test never rests on a fixed sleep being long enough."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"still not true after {timeout_s} s: {condition}"
+        await asyncio.sleep(interval_s)
+
+
 def smtp_settings(port, **overrides) -> SmtpSettings:
     values = dict(
         host="127.0.0.1",

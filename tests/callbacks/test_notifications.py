@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from support import BEST_TIME, DETAILS, PERSONAL, SmtpServer, free_port, smtp_settings
+from support import BEST_TIME, DETAILS, PERSONAL, SmtpServer, free_port, smtp_settings, until
 
 from bot.callbacks.notifications import DISABLED_MESSAGE, DeliveryReport, Notifier, run_outbox_worker
 from bot.callbacks.store import CallbackStore
@@ -154,15 +154,13 @@ async def test_worker_delivers_and_purges_and_survives_errors(tmp_path, caplog):
     notifier = Notifier(store, smtp_settings(port))
     task = asyncio.create_task(run_outbox_worker(notifier, interval_s=0.05, purge_store=store))
     try:
-        await asyncio.sleep(0.3)  # server down: the worker keeps going
+        # Server down: the worker keeps trying instead of stopping.
+        await until(lambda: outbox(tmp_path / 'w.sqlite3')[0][1] >= 2)
         assert not task.done()
         server = SmtpServer(port=port)
         server.start()
         try:
-            for _ in range(100):
-                if server.messages:
-                    break
-                await asyncio.sleep(0.05)
+            await until(lambda: server.messages)
             assert len(server.messages) == 1
         finally:
             server.stop()
@@ -182,7 +180,7 @@ async def test_worker_survives_database_errors(caplog):
     store = CallbackStore("postgresql://u:p@127.0.0.1:1/x")
     notifier = Notifier(store, smtp_settings(free_port()))
     task = asyncio.create_task(run_outbox_worker(notifier, interval_s=0.05, purge_store=store))
-    await asyncio.sleep(0.3)
+    await until(lambda: sum("StoreUnavailable" in r.getMessage() for r in caplog.records) >= 2)
     assert not task.done()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
