@@ -1,47 +1,62 @@
-# The two commands a newcomer needs: `make run` and `make test`. Everything else is a helper.
+# The two commands a newcomer needs: `make run` and `make test`. `make help` lists the others.
 SHELL := /bin/bash
 VENV := .venv/bin
 RASA := RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/rasa
 MODEL = $$($(VENV)/python -c 'from bot.nlu.training import model_path; print(model_path())')
+# What needs neither the trained model nor the sentence model nor a browser.
+FAST := not stack and not browser and not model
 
-.PHONY: run test setup test-setup validate train test-stories test-python shell eval bench bench-quick bench-nlu lock
+.PHONY: run test test-fast help setup setup-packages test-setup lint validate train test-stories test-python \
+	shell eval bench bench-quick bench-nlu lock
 
 run: setup  ## Start the assistant (action server, Rasa, website) on loopback
 	$(VENV)/python -m bot.launcher
 
-test: test-setup validate train test-stories test-python  ## Run every check and test
+test: test-setup lint validate train test-stories test-python  ## Every check and test (what CI runs)
 
-setup:
+test-fast: setup-packages lint  ## The tests that need no model and no browser (under a minute)
+	$(VENV)/pytest -m "$(FAST)"
+
+help:  ## This list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | expand -t 16
+
+setup:  ## Create .venv from requirements.lock and install the sentence model (only what is missing)
 	@scripts/bootstrap.sh
 
-test-setup: setup
+setup-packages:
+	@scripts/bootstrap.sh --packages-only
+
+test-setup: setup  ## Install what the browser tests need (Debian's chromium, the pinned axe-core)
 	@scripts/install-test-deps.sh
+
+lint: setup-packages  ## Ruff (configuration in pyproject.toml)
+	$(VENV)/ruff check .
 
 validate: setup  ## Rasa's data validation; any warning fails (see bot/nlu/validation.py)
 	RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/python -m bot.nlu.validation
 
-train: setup  ## Train the model if the training data changed
+train: setup  ## Train the model if its inputs changed (models/<hash>.tar.gz)
 	$(VENV)/python -m bot.nlu.training
 
 test-stories: train  ## Dialogue and NLU checks on the test stories with real user text
 	$(RASA) test core --model $(MODEL) --stories tests/ --out results/stories --fail-on-prediction-errors
 
-test-python: setup  ## pytest: bot/, actions, web app, browser, whole stack
+test-python: setup  ## pytest: every tier, the whole stack and the browser included
 	$(VENV)/pytest
 
 shell: train  ## Chat in the terminal (starts the action server beside `rasa shell`)
 	@scripts/shell.sh
 
-eval: train  ## Answer-level evaluation of the running assistant on ../shared/eval (questions and callers)
+eval: train  ## What people see: replies to ../shared/eval's questions and callers, scored
 	$(VENV)/python -m bench.evaluation
 
 bench-nlu: setup  ## 5-fold cross-validation of the answer choice: the chosen model beside the candidates
 	$(VENV)/python scripts/compare_answer_models.py
 
-bench: setup  ## Benchmarks: quality against baselines, load, memory, training (see bench/README.md)
+bench: setup  ## Benchmarks: quality, load, memory, training, beside the stock bot (see bench/README.md)
 	@bench/run.sh full
 
-bench-quick: setup
+bench-quick: setup  ## A shorter benchmark run (about half an hour)
 	@bench/run.sh quick
 
 lock:  ## Rebuild requirements.lock from the current .venv

