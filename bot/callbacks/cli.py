@@ -13,6 +13,7 @@ import sys
 from dataclasses import replace
 from typing import List, Optional, Sequence, TextIO
 
+from bot.callbacks.staff_time import format_for_staff
 from bot.callbacks.store import CallbackRecord, CallbackStore, Status, StoreUnavailable, UnknownReference
 from bot.settings import SettingsError, load_settings
 
@@ -22,11 +23,11 @@ EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 
 STATUS_CHOICES = [s.value for s in Status]
-STATUS_LABELS = {Status.NEW: "new", Status.IN_PROGRESS: "in progress", Status.DONE: "done"}
 
 
-def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+def _status(status: Status) -> str:
+    # Lower case reads naturally in "RG-K7M4QX is now in progress."
+    return status.label.lower()
 
 
 def _print_list(records: List[CallbackRecord], out: TextIO) -> None:
@@ -36,7 +37,7 @@ def _print_list(records: List[CallbackRecord], out: TextIO) -> None:
     print(f"{'REFERENCE':<11} {'STATUS':<12} {'CREATED':<21} ROLE", file=out)
     for r in records:
         role = "(details purged)" if r.purged else (r.role_label or "-")
-        print(f"{r.reference:<11} {STATUS_LABELS[r.status]:<12} {_when(r.created_at):<21} {role}", file=out)
+        print(f"{r.reference:<11} {_status(r.status):<12} {format_for_staff(r.created_at):<21} {role}", file=out)
     print(f"{len(records)} request(s).", file=out)
 
 
@@ -46,14 +47,14 @@ def _print_record(r: CallbackRecord, out: TextIO) -> None:
 
     lines = [
         ("Reference", r.reference),
-        ("Status", STATUS_LABELS[r.status]),
-        ("Created", _when(r.created_at)),
-        ("Updated", _when(r.updated_at)),
-        ("In progress", _when(r.in_progress_at)),
-        ("Done", _when(r.done_at)),
+        ("Status", _status(r.status)),
+        ("Created", format_for_staff(r.created_at)),
+        ("Updated", format_for_staff(r.updated_at)),
+        ("In progress", format_for_staff(r.in_progress_at)),
+        ("Done", format_for_staff(r.done_at)),
     ]
     if r.purged:
-        lines.append(("Details", f"purged on {_when(r.purged_at)} (retention period ended)"))
+        lines.append(("Details", f"purged on {format_for_staff(r.purged_at)} (retention period ended)"))
     else:
         lines += [
             ("Name", r.name or "-"),
@@ -155,7 +156,7 @@ def _dispatch(args, settings, store: CallbackStore, out: TextIO, err: TextIO) ->
     elif command in ("start", "done", "reopen"):
         status = {"start": Status.IN_PROGRESS, "done": Status.DONE, "reopen": Status.NEW}[command]
         record = store.set_status(args.reference, status)
-        print(f"{record.reference} is now {STATUS_LABELS[record.status]}.", file=out)
+        print(f"{record.reference} is now {_status(record.status)}.", file=out)
     elif command == "export":
         status = Status(args.status) if args.status else None
         if args.output:

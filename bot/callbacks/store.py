@@ -45,6 +45,14 @@ class Status(str, enum.Enum):
     IN_PROGRESS = "in_progress"
     DONE = "done"
 
+    @property
+    def label(self) -> str:
+        """How staff see the status, on the staff pages and at the command line."""
+        return _STATUS_LABELS[self]
+
+
+_STATUS_LABELS = {Status.NEW: "New", Status.IN_PROGRESS: "In progress", Status.DONE: "Done"}
+
 
 ROLES = {
     "person_harmed": "Person harmed",
