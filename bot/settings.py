@@ -15,6 +15,8 @@ VAR_DIR = PROJECT_ROOT / "var"
 
 CONTACT_EMAIL = "contactus@restorativegloucestershire.co.uk"  # facts.md section 0
 OFFICE_PHONE_E164 = "+441452754542"  # the service's own voicemail line (facts.md section 0), never a caller's
+# An everyday site, so a glance at the screen after Quick exit gives nothing away.
+DEFAULT_QUICK_EXIT_URL = "https://www.bbc.co.uk/weather"
 
 
 class SettingsError(ValueError):
@@ -76,7 +78,7 @@ class Settings:
     action_server_port: int
     staff_password_hash: Optional[str] = field(repr=False)
     secret_key: Optional[str] = field(repr=False)
-    quick_exit_url: str = "https://www.bbc.co.uk/weather"
+    quick_exit_url: str = DEFAULT_QUICK_EXIT_URL
 
     @property
     def notifications_enabled(self) -> bool:
@@ -113,5 +115,5 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         action_server_port=_int(env, "RG_ACTION_SERVER_PORT", 5055, minimum=1),
         staff_password_hash=env.get("RG_STAFF_PASSWORD_HASH") or None,
         secret_key=env.get("RG_SECRET_KEY") or None,
-        quick_exit_url=env.get("RG_QUICK_EXIT_URL") or "https://www.bbc.co.uk/weather",
+        quick_exit_url=env.get("RG_QUICK_EXIT_URL") or DEFAULT_QUICK_EXIT_URL,
     )

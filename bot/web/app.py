@@ -5,36 +5,33 @@ Rasa listens on loopback only; browsers talk to this app, which passes on nothin
 from __future__ import annotations
 
 import asyncio
-from html import escape as html_escape
 import hashlib
 import itertools
 import logging
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict
 
 from sanic import Sanic
 from sanic.exceptions import InvalidUsage, PayloadTooLarge
 from sanic.request import Request
-from sanic.response import HTTPResponse, empty, html, json, raw
+from sanic.response import HTTPResponse, empty, json, raw
 
-from bot.settings import CONTACT_EMAIL
+from bot.settings import CONTACT_EMAIL, DEFAULT_QUICK_EXIT_URL
 from bot.web import chat_proxy
+from bot.web.rendering import STATIC_DIR, render, render_html
 from bot.web.security import CORS_PATHS, OriginPolicy, apply_cors, apply_security_headers
-from bot.web.staff_pages import register_staff_routes
-from bot.web.templating import render
+from bot.web.staff_pages import add_staff_pages
 
 log = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 _STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 # Short enough that a fixed widget reaches visitors the same day, long enough to spare repeat downloads.
 STATIC_CACHE = "public, max-age=3600"
-_UNAVAILABLE = {
-    "error": "unavailable",
-    "message": "Sorry, I can't connect right now. You can email "
-    f"{CONTACT_EMAIL}. If you are in danger, call 999.",
-}
+# Sent when Rasa cannot be reached, and shown by the widget when this server cannot be reached either.
+UNAVAILABLE_MESSAGE = (
+    f"Sorry, I can't connect right now. You can email {CONTACT_EMAIL}. If you are in danger, call 999."
+)
+_UNAVAILABLE = {"error": "unavailable", "message": UNAVAILABLE_MESSAGE}
 _app_numbers = itertools.count(1)
 
 
@@ -45,13 +42,22 @@ class StaticFile:
     etag: str
 
 
+def _static_file(body: bytes, content_type: str) -> StaticFile:
+    return StaticFile(body, content_type, '"' + hashlib.sha256(body).hexdigest()[:20] + '"')
+
+
 def _load_static() -> Dict[str, StaticFile]:
-    files = {}
-    for name in ("widget.js", "widget.css", "site.css"):
+    widget = render("widget.js", unavailable_message=UNAVAILABLE_MESSAGE, default_exit_url=DEFAULT_QUICK_EXIT_URL)
+    files = {"/widget.js": _static_file(widget.encode("utf-8"), _STATIC_TYPES[".js"])}
+    for name in ("widget.css", "site.css"):
         path = STATIC_DIR / name
-        body = path.read_bytes()
-        files["/" + name] = StaticFile(body, _STATIC_TYPES[path.suffix], '"' + hashlib.sha256(body).hexdigest()[:20] + '"')
+        files["/" + name] = _static_file(path.read_bytes(), _STATIC_TYPES[path.suffix])
     return files
+
+
+def _route_name(kind: str, path: str) -> str:
+    # Sanic joins route names with dots (app.route), so a name keeps to letters, digits and underscores.
+    return kind + path.replace("/", "_").replace(".", "_")
 
 
 def create_app(settings, store=None, *, outbox_interval_s: float = 30.0) -> Sanic:
@@ -68,10 +74,8 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0) -> Sani
     policy = OriginPolicy(settings.allowed_origins)
     static = _load_static()
 
-    def page(title: str, template: str, **context) -> HTTPResponse:
-        widget = render("widget_tag.html", exit_url=settings.quick_exit_url)
-        body = render(template, **context)
-        return html(render("page.html", title=title, body=body, widget=widget, contact_email=CONTACT_EMAIL))
+    def page(template: str, **context) -> HTTPResponse:
+        return render_html(template, exit_url=settings.quick_exit_url, **context)
 
     @app.listener("before_server_start")
     async def start_clients(app: Sanic, loop) -> None:
@@ -122,7 +126,7 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0) -> Sani
         return response
 
     for path in CORS_PATHS:
-        app.add_route(preflight, path, methods=["OPTIONS"], name=f"preflight{path.replace('/', '_').replace('.', '_')}")
+        app.add_route(preflight, path, methods=["OPTIONS"], name=_route_name("preflight", path))
 
     @app.post("/chat")
     async def chat(request: Request) -> HTTPResponse:
@@ -150,29 +154,23 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0) -> Sani
         return raw(item.body, content_type=item.content_type, headers=headers)
 
     for path in static:
-        app.add_route(serve_static, path, methods=["GET", "HEAD"], name=f"static{path.replace('/', '_').replace('.', '_')}")
+        app.add_route(serve_static, path, methods=["GET", "HEAD"], name=_route_name("static", path))
 
     @app.get("/")
     async def home(request: Request) -> HTTPResponse:
-        return page("Restorative Gloucestershire", "home.html")
+        return page("home.html")
 
     @app.get("/about")
     async def about(request: Request) -> HTTPResponse:
-        return page("About restorative justice - Restorative Gloucestershire", "about.html")
+        return page("about.html")
 
     @app.get("/embed")
     async def embed(request: Request) -> HTTPResponse:
-        origin = html_escape(f"{request.scheme}://{request.host}")
-        snippet = (
-            f'<script src="{origin}/widget.js" data-server="{origin}" data-title="Chat with us" '
-            f'data-primary-colour="#1d4f6e" data-exit-url="{html_escape(settings.quick_exit_url)}" defer></script>'
-        )
-        return page("Add the chat to a website - Restorative Gloucestershire", "embed.html",
-                    snippet=snippet, default_exit=settings.quick_exit_url)
+        return page("embed.html", server_address=f"{request.scheme}://{request.host}")
 
     @app.get("/healthz")
     async def health(request: Request) -> HTTPResponse:
         return json({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
-    register_staff_routes(app, settings, store)
+    add_staff_pages(app)
     return app

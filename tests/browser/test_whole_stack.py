@@ -6,7 +6,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-
 pytestmark = [pytest.mark.stack, pytest.mark.browser]
 
 REFERENCE = re.compile(r"RG-[A-Z0-9]{6}")

@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 
 import pytest
 from playwright.sync_api import expect
 
+from bot.web.app import UNAVAILABLE_MESSAGE
 from support import RasaStandIn, free_port, make_settings, serve_app
 
 pytestmark = pytest.mark.browser
-
-UNAVAILABLE = "Sorry, I can't connect right now. You can email contactus@restorativegloucestershire.co.uk. If you are in danger, call 999."
 
 
 @pytest.fixture(scope="module")
@@ -202,14 +200,14 @@ def test_unreachable_server_shows_help_and_retry(new_page, tmp_path, rasa):
         page = new_page()
         open_by_keyboard(page, running.url + "/")
         error = page.locator(".rgw-error")
-        expect(error).to_contain_text(UNAVAILABLE)
+        expect(error).to_contain_text(UNAVAILABLE_MESSAGE)
         expect(page.get_by_role("button", name="Try again")).to_be_visible()
 
 
 def test_retry_after_a_failure(page, web, rasa):
     rasa.status = 500
     open_by_keyboard(page, web.url + "/")
-    expect(page.locator(".rgw-error")).to_contain_text(UNAVAILABLE)
+    expect(page.locator(".rgw-error")).to_contain_text(UNAVAILABLE_MESSAGE)
     page.keyboard.type("are you there?")
     page.keyboard.press("Enter")
     expect(page.locator(".rgw-error")).to_have_count(2)

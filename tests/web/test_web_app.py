@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
+import json
 import re
 import uuid
 
@@ -11,6 +11,8 @@ import pytest
 import requests
 
 from bot.callbacks.store import CallbackDetails, CallbackStore, Status
+from bot.settings import CONTACT_EMAIL, DEFAULT_QUICK_EXIT_URL
+from bot.web.app import UNAVAILABLE_MESSAGE
 from bot.web.passwords import hash_password
 from support import RasaStandIn, free_port, make_settings, serve_app
 
@@ -159,11 +161,8 @@ def test_chat_with_nothing_listening_is_503(tmp_path, caplog):
     with serve_app(settings) as running:
         response = chat(running.url, {"sender": SENDER, "message": "my phone is 07700 900123"})
     assert response.status_code == 503
-    assert response.json() == {
-        "error": "unavailable",
-        "message": "Sorry, I can't connect right now. You can email contactus@restorativegloucestershire.co.uk. "
-                   "If you are in danger, call 999.",
-    }
+    assert response.json() == {"error": "unavailable", "message": UNAVAILABLE_MESSAGE}
+    assert CONTACT_EMAIL in UNAVAILABLE_MESSAGE and "call 999" in UNAVAILABLE_MESSAGE
     logged = caplog.text
     assert "07700" not in logged and SENDER not in logged
 
@@ -209,6 +208,16 @@ def test_widget_files_have_types_caching_and_cors(server):
     again = requests.get(server.url + "/widget.js", headers={"If-None-Match": js.headers["ETag"]})
     assert again.status_code == 304
     assert len(js.content) < 15_000
+
+
+def test_widget_script_carries_the_servers_texts(server):
+    # The widget shows these without the server's help (it may be unreachable), so they are written into the script.
+    script = requests.get(server.url + "/widget.js").text
+    error_text = re.search(r"var ERROR_TEXT = (\"[^\"]*\");", script)
+    default_exit = re.search(r"ds\.exitUrl : (\"[^\"]*\");", script)
+    assert error_text and json.loads(error_text.group(1)) == UNAVAILABLE_MESSAGE
+    assert default_exit and json.loads(default_exit.group(1)) == DEFAULT_QUICK_EXIT_URL
+    assert "{{" not in script and "{#" not in script
 
 
 # --- pages and headers ----------------------------------------------------------------------------------------
@@ -346,7 +355,8 @@ def test_logout_ends_session_even_for_a_copied_cookie(server):
     stolen = requests.Session()
     stolen.cookies.update(client.cookies)
     token = _csrf(client.get(server.url + "/staff").text)
-    assert client.post(server.url + "/staff/logout", data={"csrf_token": "forged"}, allow_redirects=False).status_code == 403
+    forged = client.post(server.url + "/staff/logout", data={"csrf_token": "forged"}, allow_redirects=False)
+    assert forged.status_code == 403
     response = client.post(server.url + "/staff/logout", data={"csrf_token": token}, allow_redirects=False)
     assert response.status_code == 303
     assert stolen.get(server.url + "/staff", allow_redirects=False).status_code in (302, 303)
@@ -400,7 +410,8 @@ def test_production_cookie_is_secure(tmp_path, store, password_hash):
         assert "Secure" in form.headers["Set-Cookie"]
         # A browser would not send a Secure cookie over plain http; pass it by hand to reach the session cookie.
         login_cookie = form.headers["Set-Cookie"].split(";")[0]
-        response = requests.post(running.url + "/staff/login", data={"csrf_token": _csrf(form.text), "password": PASSWORD},
+        response = requests.post(running.url + "/staff/login",
+                                 data={"csrf_token": _csrf(form.text), "password": PASSWORD},
                                  headers={"Cookie": login_cookie}, allow_redirects=False)
     assert response.status_code == 303
     session_cookie = [c for c in response.raw.headers.getlist("Set-Cookie") if c.startswith("rg_staff=")]

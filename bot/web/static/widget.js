@@ -1,3 +1,4 @@
+{# The web app serves this file rendered with Jinja2 (bot/web/rendering.py): the texts in braces come from Python. #}
 /* Restorative Gloucestershire chat widget. No dependencies; loads only its own stylesheet.
  * Bot text is only ever inserted as text nodes, so a reply can never become markup or script. */
 (function () {
@@ -10,9 +11,10 @@
   var scriptOrigin = new URL(script.src, location.href).origin;
   var server = httpUrl(ds.server) ? ds.server.replace(/\/+$/, '') : scriptOrigin;
   var title = (ds.title || 'Chat with us').slice(0, 60);
-  var exitUrl = httpUrl(ds.exitUrl) ? ds.exitUrl : 'https://www.bbc.co.uk/weather';
+  var exitUrl = httpUrl(ds.exitUrl) ? ds.exitUrl : {{ default_exit_url|tojson }};
   var colour = /^#[0-9a-f]{6}$/i.test(ds.primaryColour || '') ? ds.primaryColour : '#1d4f6e';
-  var ERROR_TEXT = "Sorry, I can't connect right now. You can email contactus@restorativegloucestershire.co.uk. If you are in danger, call 999.";
+  // Shown when this server cannot be reached at all, so the server writes it in when it serves this file.
+  var ERROR_TEXT = {{ unavailable_message|tojson }};
   var KEYS = { sender: 'rgChat.sender', log: 'rgChat.log', open: 'rgChat.open' };
   var MAX_KEPT = 200;
 
