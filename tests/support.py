@@ -17,10 +17,9 @@ import json
 import threading
 import time
 import urllib.request
+from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Dict, Iterator, List, Optional
-
-from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
 from sanic import Sanic
@@ -216,7 +215,8 @@ def default_reply(message: str) -> List[dict]:
             },
         ]
     if message == "/ask_what_is_rj":
-        return [{"recipient_id": "x", "text": "It lets people harmed by a crime communicate with the person responsible."}]
+        text = "It lets people harmed by a crime communicate with the person responsible."
+        return [{"recipient_id": "x", "text": text}]
     if message == "/ask_confidential":
         return [{"recipient_id": "x", "text": "What you tell us is kept confidential.\nThere are a few limits."}]
     if "inject" in message:

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import inspect, text
-from support import BEST_TIME, DETAILS, NAME, NOTE, PHONE, assert_no_personal_data
 
 import bot.callbacks.store as callbacks
 from bot.callbacks.db import make_engine, migrate, utcnow
@@ -20,6 +19,7 @@ from bot.callbacks.store import (
     StoreUnavailable,
     UnknownReference,
 )
+from support import BEST_TIME, DETAILS, NAME, NOTE, PHONE, assert_no_personal_data
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ import sqlite3
 
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from support import BEST_TIME, DETAILS, PERSONAL, SmtpServer, free_port, smtp_settings, until
 
 from bot.callbacks.notifications import DISABLED_MESSAGE, DeliveryReport, Notifier, run_outbox_worker
 from bot.callbacks.store import CallbackStore
+from support import BEST_TIME, DETAILS, PERSONAL, SmtpServer, free_port, smtp_settings, until
 
 # An email may be read on a shared phone: it says a request waits, nothing about who or when to call.
 NOT_IN_EMAIL = PERSONAL + (BEST_TIME, "Person harmed")

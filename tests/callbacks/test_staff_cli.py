@@ -11,12 +11,12 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from support import DETAILS, NAME, NOTE, PHONE, SmtpServer, free_port
 
 from bot.callbacks import cli
 from bot.callbacks.db import utcnow
 from bot.callbacks.store import CallbackDetails, CallbackStore, Status
 from bot.settings import PROJECT_ROOT
+from support import DETAILS, NAME, NOTE, PHONE, SmtpServer, free_port
 
 
 @pytest.fixture

@@ -11,12 +11,14 @@ import pytest
 from bot.nlu import sentence_model
 
 
+@pytest.mark.model
 def test_the_installed_model_is_complete_and_was_checked():
     directory = sentence_model.model_directory()
     assert sentence_model.is_installed(directory)
     assert (directory / sentence_model.CHECKED).read_text() == sentence_model.checked_sums()
 
 
+@pytest.mark.model
 def test_a_truncated_or_missing_file_counts_as_not_installed(tmp_path):
     copy = tmp_path / sentence_model.NAME
     copy.mkdir()
