@@ -36,7 +36,9 @@ def _missing(what: str, fix: str):
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+# One browser per module, not per session: Playwright's synchronous API leaves its event loop marked as running
+# in the main thread while it is open, and asyncio tests collected after the browser tests could not run.
+@pytest.fixture(scope="module")
 def browser():
     if not os.access(CHROMIUM, os.X_OK):
         _missing(CHROMIUM, "Debian's chromium package")
