@@ -1,6 +1,10 @@
 """The custom actions, run as the action server runs them, against a real SQLite database."""
 from __future__ import annotations
 
+import os
+import sqlite3
+import time
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -11,8 +15,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import callback_form as actions
 from actions.clarify import ActionClarifyTopic
+from bot.callbacks.db import BUSY_TIMEOUT_S
 from bot.callbacks.store import CallbackStore
-from bot.settings import PROJECT_ROOT
+from bot.settings import CONTACT_EMAIL, PROJECT_ROOT
 
 DOMAIN: Dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
 FILLED = {
@@ -31,6 +36,7 @@ FILLED = {
 @pytest.fixture
 def database(tmp_path, monkeypatch) -> str:
     url = f"sqlite:///{tmp_path / 'callbacks.sqlite3'}"
+    CallbackStore.create_or_upgrade(url)  # as `make run` does: the action server only opens an existing database
     monkeypatch.setenv("RG_DATABASE_URL", url)
     actions.store.cache_clear()
     yield url
@@ -377,6 +383,85 @@ async def test_submit_says_so_honestly_when_the_store_is_down(monkeypatch):
     assert [m["response"] for m in dispatcher.messages] == ["utter_callback_store_failed"]
     assert "reference" not in dispatcher.messages[0]
     assert events == []  # the details stay so that "Try again" can resend them
+
+
+def _database_file(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///"))
+
+
+async def _submit() -> tuple:
+    dispatcher = CollectingDispatcher()
+    events = await actions.ActionSubmitCallback().run(dispatcher, tracker(slots=FILLED), DOMAIN)
+    return dispatcher.messages, events
+
+
+def _refused_honestly(messages, events) -> None:
+    assert [m["response"] for m in messages] == ["utter_callback_store_failed"]
+    assert "reference" not in messages[0] and messages[0]["email"] == CONTACT_EMAIL
+    assert events == []  # the details stay so that "Try again" can resend them
+
+
+async def test_submit_into_a_database_moved_away_is_refused_and_nothing_is_recreated(database, tmp_path):
+    path = _database_file(database)
+    path.rename(tmp_path / "moved.sqlite3")
+    _refused_honestly(*await _submit())
+    assert not path.exists()
+    (tmp_path / "moved.sqlite3").rename(path)
+    messages, _ = await _submit()  # "Try again" once it is back
+    assert messages[0]["response"] == "utter_callback_saved" and messages[0]["reference"]
+
+
+async def test_submit_into_a_read_only_database_is_refused_honestly(database):
+    path = _database_file(database)
+    os.chmod(path, 0o400)
+    try:
+        _refused_honestly(*await _submit())
+    finally:
+        os.chmod(path, 0o600)
+    assert CallbackStore(database, create=False).list() == []
+
+
+async def test_submit_into_a_locked_database_is_refused_within_seconds_then_saved(database):
+    locker = sqlite3.connect(_database_file(database), isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        _refused_honestly(*await _submit())
+        assert time.monotonic() - started < BUSY_TIMEOUT_S + 3
+    finally:
+        locker.close()
+    messages, _ = await _submit()
+    assert messages[0]["response"] == "utter_callback_saved"
+
+
+async def test_submit_into_a_database_that_was_never_migrated_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "callbacks.sqlite3"
+    path.touch(mode=0o600)
+    monkeypatch.setenv("RG_DATABASE_URL", f"sqlite:///{path}")
+    actions.store.cache_clear()
+    try:
+        _refused_honestly(*await _submit())
+    finally:
+        actions.store.cache_clear()
+    assert path.stat().st_size == 0
+
+
+async def test_submit_when_no_database_was_ever_created_is_refused_and_creates_none(tmp_path, monkeypatch):
+    path = tmp_path / "var" / "callbacks.sqlite3"
+    monkeypatch.setenv("RG_DATABASE_URL", f"sqlite:///{path}")
+    actions.store.cache_clear()
+    try:
+        _refused_honestly(*await _submit())
+    finally:
+        actions.store.cache_clear()
+    assert not path.parent.exists()
+
+
+async def test_control_characters_typed_into_the_form_are_never_kept():
+    slots, _ = await run_validation(tracker("Je\x00ss\x1b[2J\u202e", requested="callback_name"))
+    assert slots["callback_name"] == "Jess[2J"
+    slots, _ = await run_validation(tracker("after 6\x00pm\r\nplease", requested="callback_time"))
+    assert slots["callback_time"] == "after 6pm please"
 
 
 async def test_nothing_is_stored_without_consent(database):

@@ -2,7 +2,9 @@
 
 Exit codes: 0 done, 1 unknown reference, 2 bad usage or configuration, 3 database unavailable.
 The list view leaves out names and phone numbers so it can be run with someone looking over a
-shoulder; `show` prints one request in full when a staff member is about to call.
+shoulder; `show` prints one request in full when a staff member is about to call. Text from the database is
+printed with any control characters written out (ESC as \x1b), so a request can never drive the terminal.
+Only `migrate` creates or upgrades the database; every other command needs it to exist already.
 """
 from __future__ import annotations
 
@@ -14,7 +16,15 @@ from dataclasses import replace
 from typing import List, Optional, Sequence, TextIO
 
 from bot.callbacks.staff_time import format_for_staff
-from bot.callbacks.store import CallbackRecord, CallbackStore, Status, StoreUnavailable, UnknownReference
+from bot.callbacks.store import (
+    CallbackRecord,
+    CallbackStore,
+    Status,
+    StoreNotReady,
+    StoreUnavailable,
+    UnknownReference,
+    visible_text,
+)
 from bot.settings import SettingsError, load_settings
 
 EXIT_OK = 0
@@ -37,8 +47,17 @@ def _print_list(records: List[CallbackRecord], out: TextIO) -> None:
     print(f"{'REFERENCE':<11} {'STATUS':<12} {'CREATED':<21} ROLE", file=out)
     for r in records:
         role = "(details purged)" if r.purged else (r.role_label or "-")
-        print(f"{r.reference:<11} {_status(r.status):<12} {format_for_staff(r.created_at):<21} {role}", file=out)
+        reference = visible_text(r.reference)
+        print(f"{reference:<11} {_status(r.status):<12} {format_for_staff(r.created_at):<21} {role}", file=out)
     print(f"{len(records)} request(s).", file=out)
+
+
+def _warn_about_undeliverable(store: CallbackStore, err: TextIO) -> None:
+    from bot.callbacks.notifications import count_undeliverable, undeliverable_warning
+
+    count = count_undeliverable(store)
+    if count:
+        print(f"\nWarning: {undeliverable_warning(count)}", file=err)
 
 
 def _print_record(r: CallbackRecord, out: TextIO) -> None:
@@ -46,7 +65,7 @@ def _print_record(r: CallbackRecord, out: TextIO) -> None:
         return "-" if value is None else ("yes" if value else "no")
 
     lines = [
-        ("Reference", r.reference),
+        ("Reference", visible_text(r.reference)),
         ("Status", _status(r.status)),
         ("Created", format_for_staff(r.created_at)),
         ("Updated", format_for_staff(r.updated_at)),
@@ -57,15 +76,17 @@ def _print_record(r: CallbackRecord, out: TextIO) -> None:
         lines.append(("Details", f"purged on {format_for_staff(r.purged_at)} (retention period ended)"))
     else:
         lines += [
-            ("Name", r.name or "-"),
-            ("Phone", r.phone or "-"),
+            ("Name", visible_text(r.name) or "-"),
+            ("Phone", visible_text(r.phone) or "-"),
             ("Safe to say who is calling / leave voicemail", yes_no(r.safe_to_identify)),
-            ("Best time", r.best_time or "-"),
+            ("Best time", visible_text(r.best_time) or "-"),
             ("Role", r.role_label or "-"),
-            ("Note", r.note or "-"),
+            ("Note", visible_text(r.note, newlines=True) or "-"),
         ]
     width = max(len(label) for label, _ in lines)
     for label, value in lines:
+        # A note's own line breaks are indented under it, so no line of it can pass for another field.
+        value = value.replace("\n", "\n" + " " * (width + 2))
         print(f"{label + ':':<{width + 1}} {value}", file=out)
     if not r.purged and r.safe_to_identify is False:
         print(
@@ -105,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o", help="file to create (owner-only); default: standard output")
     purge = commands.add_parser("purge", help="erase details older than RG_RETENTION_DAYS")
     purge.add_argument("--dry-run", action="store_true", help="only count what would be erased")
-    commands.add_parser("notify", help="send pending staff notification emails now")
+    commands.add_parser(
+        "notify", help="send waiting staff notification emails now, including any no longer retried automatically"
+    )
     commands.add_parser("migrate", help="create or upgrade the database schema")
     return parser
 
@@ -125,12 +148,15 @@ def run(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, err: Tex
     if args.database_url:
         settings = replace(settings, database_url=args.database_url)
 
-    store = CallbackStore.from_settings(settings)
+    store = CallbackStore.from_settings(settings, create=args.command == "migrate")
     try:
         return _dispatch(args, settings, store, out, err)
     except UnknownReference as exc:
         print(str(exc), file=err)
         return EXIT_UNKNOWN_REFERENCE
+    except StoreNotReady as exc:  # its message says what to do
+        print(str(exc), file=err)
+        return EXIT_UNAVAILABLE
     except StoreUnavailable as exc:
         print(f"{exc} Check RG_DATABASE_URL and that the database is running.", file=err)
         return EXIT_UNAVAILABLE
@@ -141,10 +167,11 @@ def run(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout, err: Tex
 def _dispatch(args, settings, store: CallbackStore, out: TextIO, err: TextIO) -> int:
     command = args.command
     if command == "migrate":
-        _ = store.engine  # opening the store upgrades the schema; this surfaces any failure
+        _ = store.engine  # a store opened with create=True creates or upgrades; this surfaces any failure
         print("Database schema is up to date.", file=out)
     elif command == "list":
         _print_list(store.list(Status(args.status) if args.status else None), out)
+        _warn_about_undeliverable(store, err)
     elif command == "show":
         record = store.get(args.reference)
         if record is None:
@@ -176,14 +203,19 @@ def _dispatch(args, settings, store: CallbackStore, out: TextIO, err: TextIO) ->
     elif command == "notify":
         from bot.callbacks.notifications import Notifier
 
-        report = Notifier(store, settings.smtp).deliver_pending()
+        report = Notifier(store, settings.smtp).deliver_pending(on_demand=True)
         if not report.enabled:
             print(
-                f"Email notifications are disabled (RG_SMTP_HOST not set); {report.pending} waiting.",
+                f"Email notifications are disabled (RG_SMTP_HOST not set); "
+                f"{report.pending + report.undeliverable} waiting.",
                 file=out,
             )
         else:
             print(f"Sent {report.sent}, failed {report.failed}, still waiting {report.pending}.", file=out)
+            if report.undeliverable:
+                from bot.callbacks.notifications import undeliverable_warning
+
+                print(f"Warning: {undeliverable_warning(report.undeliverable)}", file=err)
             if report.failed:
                 return EXIT_UNAVAILABLE
     return EXIT_OK

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from bot.callbacks.store import NOTE_MAX_LENGTH, ROLES, CallbackDetails
+from bot.callbacks.store import NOTE_MAX_LENGTH, ROLES, CallbackDetails, without_hidden_characters
 
 NAME_MAX = 60
 TIME_MAX = 80
@@ -68,7 +68,10 @@ _SKIP_WORDS = {
 
 
 def _tidy(text: str) -> str:
-    return re.sub(r"\s+", " ", text or "").strip()
+    # Everything the form keeps passes through here: control and invisible characters typed or pasted in
+    # (a NUL, an escape sequence, a zero-width space, a right-to-left override) are dropped, and line
+    # breaks become spaces, before anything is read, read back or stored.
+    return re.sub(r"\s+", " ", without_hidden_characters(text or "")).strip()
 
 
 def _plain(text: str) -> str:

@@ -2,7 +2,10 @@
 
 An email only says that a request is waiting and gives its reference: email is copied to phones,
 forwarded and kept for years, so the details stay in the database behind the staff sign-in.
-Delivery is at least once per outbox row, retried until the mail server accepts it.
+Delivery is at least once per outbox row. A failed attempt is tried again after a wait that doubles each time
+(1 minute, 2, 4 ... never more than an hour); after MAX_ATTEMPTS the row is marked failed and left alone, and
+staff are told (a banner on the staff list, a warning from `rg-staff list`) until `rg-staff notify` sends it.
+The request itself is safe in the database whatever happens to its email.
 """
 from __future__ import annotations
 
@@ -12,10 +15,10 @@ import smtplib
 import ssl
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Engine
@@ -26,7 +29,17 @@ from bot.callbacks.db import NotificationOutbox, utcnow
 from bot.callbacks.store import CallbackStore, StoreUnavailable
 from bot.settings import SmtpSettings
 
-__all__ = ["DeliveryReport", "Notifier", "run_outbox_worker", "build_message", "DISABLED_MESSAGE"]
+__all__ = [
+    "DeliveryReport",
+    "Notifier",
+    "run_outbox_worker",
+    "build_message",
+    "DISABLED_MESSAGE",
+    "MAX_ATTEMPTS",
+    "retry_delay",
+    "count_undeliverable",
+    "undeliverable_warning",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +50,55 @@ SMTP_TIMEOUT_S = 10.0
 IN_FLIGHT = "InFlight"
 IN_FLIGHT_LEASE = timedelta(minutes=5)
 PURGE_EVERY_S = 24 * 60 * 60
+# With these, a row is tried at 0, 1, 3, 7, 15, 31, 63 and 123 minutes: a mail server restart or a short
+# outage is ridden out, while wrong mail settings are reported to staff within about two hours instead of
+# being retried in silence for ever.
+MAX_ATTEMPTS = 8
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_WAIT = timedelta(hours=1)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after the attempts-th failed attempt: 1 minute, then twice as long each time, up to an hour."""
+    doublings = min(max(attempts - 1, 0), 20)  # bounded: 2**20 minutes is already far past the cap
+    return min(FIRST_RETRY * 2**doublings, LONGEST_WAIT)
+
+
+def undeliverable_warning(count: int) -> str:
+    """What staff are told while emails have stopped being retried (the staff list page and `rg-staff list`)."""
+    emails = "notification email" if count == 1 else "notification emails"
+    return (
+        f"{count} {emails} could not be sent: check the mail settings. The requests themselves are safe "
+        "in the list. Once mail works again, `rg-staff notify` sends them."
+    )
+
+
+def _engine_of(store_or_engine: Union[CallbackStore, Engine]) -> Engine:
+    if isinstance(store_or_engine, Engine):
+        return store_or_engine
+    return store_or_engine.engine  # raises StoreUnavailable itself
+
+
+def count_undeliverable(store_or_engine: Union[CallbackStore, Engine]) -> int:
+    """How many notification emails are no longer tried automatically (see undeliverable_warning)."""
+    try:
+        with Session(_engine_of(store_or_engine), future=True) as session:
+            return session.execute(
+                select(func.count(NotificationOutbox.id)).where(
+                    NotificationOutbox.sent_at.is_(None), NotificationOutbox.failed_at.is_not(None)
+                )
+            ).scalar_one()
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(f"The outbox could not be read ({type(exc).__name__}).") from None
 
 
 @dataclass(frozen=True)
 class DeliveryReport:
     sent: int
-    failed: int
-    pending: int
+    failed: int  # attempts that failed in this run
+    pending: int  # still to be tried automatically
     enabled: bool = True
+    undeliverable: int = 0  # no longer tried automatically; `rg-staff notify` tries them
 
 
 def build_message(reference: str, smtp: SmtpSettings, staff_url: Optional[str] = None) -> EmailMessage:
@@ -121,12 +175,16 @@ class Notifier:
         staff_url: Optional[str] = None,
         timeout: float = SMTP_TIMEOUT_S,
         batch_size: int = 50,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
         self._source = store_or_engine
         self.smtp = smtp
         self.staff_url = staff_url
         self.timeout = timeout
         self.batch_size = batch_size
+        self.max_attempts = max_attempts
         if smtp is None:
             log.info(DISABLED_MESSAGE)
 
@@ -135,75 +193,98 @@ class Notifier:
         return self.smtp is not None
 
     def _engine(self) -> Engine:
-        if isinstance(self._source, Engine):
-            return self._source
-        return self._source.engine  # raises StoreUnavailable itself
+        return _engine_of(self._source)
 
     def pending_count(self) -> int:
+        """Emails still to be tried automatically (those given up on are count_undeliverable's)."""
         try:
             with Session(self._engine(), future=True) as session:
                 return session.execute(
-                    select(func.count(NotificationOutbox.id)).where(NotificationOutbox.sent_at.is_(None))
+                    select(func.count(NotificationOutbox.id)).where(
+                        NotificationOutbox.sent_at.is_(None), NotificationOutbox.failed_at.is_(None)
+                    )
                 ).scalar_one()
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"The outbox could not be read ({type(exc).__name__}).") from None
 
-    def deliver_pending(self) -> DeliveryReport:
+    def _report(self, sent: int, failed: int, enabled: bool = True) -> DeliveryReport:
+        return DeliveryReport(
+            sent=sent,
+            failed=failed,
+            pending=self.pending_count(),
+            enabled=enabled,
+            undeliverable=count_undeliverable(self._source),
+        )
+
+    def deliver_pending(self, now: Optional[datetime] = None, *, on_demand: bool = False) -> DeliveryReport:
+        """Sends the emails that are due at `now` (default: the current time).
+
+        on_demand (a member of staff asked, `rg-staff notify`): every unsent email is tried now, including
+        those waiting out a retry delay and those no longer tried automatically.
+        """
         if self.smtp is None:
-            return DeliveryReport(sent=0, failed=0, pending=self.pending_count(), enabled=False)
+            return self._report(sent=0, failed=0, enabled=False)
+        now = now or utcnow()
         engine = self._engine()
         sent = failed = 0
         error_names = set()
         connection = _Connection(self.smtp, self.timeout)
         try:
-            for row_id, reference in self._candidates(engine):
-                if not self._claim(engine, row_id):
+            for row_id, reference in self._candidates(engine, now, on_demand):
+                if not self._claim(engine, row_id, now, on_demand):
                     continue
                 try:
                     connection.send(build_message(reference, self.smtp, self.staff_url))
-                except Exception as exc:  # any failure: keep the row pending and try again later
-                    self._finish(engine, row_id, error=type(exc).__name__)
+                except Exception as exc:  # any failure: the row waits for its next attempt
+                    self._failed(engine, row_id, reference, type(exc).__name__, now)
                     error_names.add(type(exc).__name__)
                     failed += 1
                     connection.close()
                     # The server is most likely down for every row; stop and leave the rest for
                     # the next run rather than counting the same outage once per request.
                     break
-                self._finish(engine, row_id, error=None)
+                self._sent(engine, row_id, now)
                 sent += 1
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"The outbox could not be updated ({type(exc).__name__}).") from None
         finally:
             connection.close()
-        pending = self.pending_count()
+        report = self._report(sent=sent, failed=failed)
         if sent:
             log.info("Sent %d staff notification email(s)", sent)
         if failed:
             log.warning(
-                "Could not send a staff notification email (%s); %d waiting, will retry",
+                "Could not send a staff notification email (%s); %d waiting to be tried again",
                 ", ".join(sorted(error_names)),
-                pending,
+                report.pending,
             )
-        return DeliveryReport(sent=sent, failed=failed, pending=pending)
+        return report
 
-    def _candidates(self, engine: Engine):
+    def _due(self, now: datetime, on_demand: bool):
+        conditions = [NotificationOutbox.sent_at.is_(None)]
+        if not on_demand:
+            conditions += [
+                NotificationOutbox.failed_at.is_(None),
+                or_(NotificationOutbox.next_attempt_at.is_(None), NotificationOutbox.next_attempt_at <= now),
+            ]
+        return conditions
+
+    def _candidates(self, engine: Engine, now: datetime, on_demand: bool):
         with Session(engine, future=True) as session:
             return session.execute(
                 select(NotificationOutbox.id, NotificationOutbox.reference)
-                .where(NotificationOutbox.sent_at.is_(None))
+                .where(*self._due(now, on_demand))
                 .order_by(NotificationOutbox.id)
                 .limit(self.batch_size)
             ).all()
 
-    @staticmethod
-    def _claim(engine: Engine, row_id: int) -> bool:
-        now = utcnow()
+    def _claim(self, engine: Engine, row_id: int, now: datetime, on_demand: bool) -> bool:
         with Session(engine, future=True) as session, session.begin():
             result = session.execute(
                 update(NotificationOutbox)
                 .where(
                     NotificationOutbox.id == row_id,
-                    NotificationOutbox.sent_at.is_(None),
+                    *self._due(now, on_demand),
                     or_(
                         NotificationOutbox.last_error.is_(None),
                         NotificationOutbox.last_error != IN_FLIGHT,
@@ -223,14 +304,32 @@ class Notifier:
             return result.rowcount == 1
 
     @staticmethod
-    def _finish(engine: Engine, row_id: int, error: Optional[str]) -> None:
-        values = {"last_error": error[:100]} if error else {"last_error": None, "sent_at": utcnow()}
+    def _sent(engine: Engine, row_id: int, now: datetime) -> None:
         with Session(engine, future=True) as session, session.begin():
             session.execute(
                 update(NotificationOutbox)
                 .where(NotificationOutbox.id == row_id)
-                .values(**values)
+                .values(last_error=None, sent_at=now, next_attempt_at=None, failed_at=None)
                 .execution_options(synchronize_session=False)
+            )
+
+    def _failed(self, engine: Engine, row_id: int, reference: str, error: str, now: datetime) -> None:
+        with Session(engine, future=True) as session, session.begin():
+            row = session.get(NotificationOutbox, row_id)
+            if row is None:
+                return
+            attempts = row.attempts
+            gave_up = attempts >= self.max_attempts
+            row.last_error = error[:100]
+            row.failed_at = now if gave_up else None
+            row.next_attempt_at = None if gave_up else now + retry_delay(attempts)
+        if gave_up:
+            log.error(
+                "The staff notification email for %s could not be sent after %d attempts (%s); it is no "
+                "longer retried automatically: check the mail settings, then run `rg-staff notify`",
+                reference,
+                attempts,
+                error,
             )
 
 
@@ -239,17 +338,19 @@ async def run_outbox_worker(
     interval_s: float = 60.0,
     purge_store: Optional[CallbackStore] = None,
     purge_every_s: float = PURGE_EVERY_S,
+    clock: Callable[[], datetime] = utcnow,
 ) -> None:
     """Deliver the outbox every interval_s and purge expired details once a day, until cancelled.
 
     Errors are logged by class name and the loop carries on: a mail or database outage must not
-    silently stop notifications for the rest of the process's life.
+    silently stop notifications for the rest of the process's life. `clock` says what time it is for
+    the retry delays (tests move it on instead of waiting).
     """
     last_purge: Optional[float] = None
     while True:
         if notifier.enabled:
             try:
-                await asyncio.to_thread(notifier.deliver_pending)
+                await asyncio.to_thread(notifier.deliver_pending, clock())
             except Exception as exc:
                 log.error("Staff notification run failed (%s)", type(exc).__name__)
         if purge_store is not None and (

@@ -3,12 +3,23 @@
 Every public method is synchronous; async callers run them in a thread. Database failures surface as
 StoreUnavailable with a message that names only the error class, because SQLAlchemy errors can carry
 SQL and values that would put someone's name or number into a log.
+
+A store never creates a database unless asked to (`create=True`, or `CallbackStore.create_or_upgrade`); the
+running services open theirs with `from_settings`, which refuses a missing, read-only, locked or
+not-migrated database with StoreNotReady or StoreUnavailable, so nobody is given a reference for a request
+kept where staff will never look.
+
+Text typed by the public never carries control or invisible format characters into the database
+(`visible_text` shows any that an older row holds), so an export or a terminal cannot be broken or
+steered by a request.
 """
 from __future__ import annotations
 
 import csv
 import enum
 import logging
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterator, List, Optional, TextIO
@@ -18,7 +29,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.callbacks.db import CallbackRequest, NotificationOutbox, make_engine, migrate, utcnow
+from bot.callbacks.db import (
+    CallbackRequest,
+    DatabaseNotReady,
+    NotificationOutbox,
+    check_sqlite_file,
+    make_engine,
+    migrate,
+    require_current_schema,
+    sqlite_file_path,
+    utcnow,
+)
 from bot.callbacks.references import ReferenceFormatError, new_reference, normalise_reference
 
 __all__ = [
@@ -27,9 +48,13 @@ __all__ = [
     "CallbackDetails",
     "CallbackRecord",
     "StoreUnavailable",
+    "StoreNotReady",
     "UnknownReference",
     "CallbackStore",
     "NOTE_MAX_LENGTH",
+    "has_hidden_characters",
+    "without_hidden_characters",
+    "visible_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -38,6 +63,40 @@ NOTE_MAX_LENGTH = 500
 _SHORT_TEXT_MAX_LENGTH = 200
 _KEY_MAX_LENGTH = 128
 _REFERENCE_ATTEMPTS = 8
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+# Control characters (C0, DEL, C1), invisible format characters (zero-width and joining characters,
+# bidirectional overrides, tags, the byte-order mark, the soft hyphen), lone surrogates and the Unicode line
+# and paragraph separators. None belongs in a name, a time or a note; some break CSV writers (NUL), steer a
+# terminal (ESC sequences), reorder what staff read (bidi overrides) or cannot even be encoded (surrogates).
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def _is_hidden(character: str) -> bool:
+    return unicodedata.category(character) in _HIDDEN_CATEGORIES
+
+
+def has_hidden_characters(text: str, *, newlines: bool = False) -> bool:
+    """Whether text holds any control or invisible format character (newline allowed when newlines=True)."""
+    return any(_is_hidden(c) and not (newlines and c == "\n") for c in text)
+
+
+def without_hidden_characters(text: str) -> str:
+    """Text as a person meant it: tabs and line breaks become spaces, other hidden characters go."""
+    return "".join(" " if c.isspace() else "" if _is_hidden(c) else c for c in text)
+
+
+def visible_text(text: Optional[str], *, newlines: bool = False) -> str:
+    """Text safe to print or export: each hidden character written out as an escape (ESC as \\x1b).
+
+    For rows stored before hidden characters were refused, or written into the database by other means.
+    """
+    if not text:
+        return ""
+    return "".join(
+        c.encode("unicode_escape").decode("ascii") if _is_hidden(c) and not (newlines and c == "\n") else c
+        for c in text
+    )
 
 
 class Status(str, enum.Enum):
@@ -106,6 +165,10 @@ class StoreUnavailable(Exception):
     """Nothing was stored: the database could not be reached or written."""
 
 
+class StoreNotReady(StoreUnavailable):
+    """The database is missing, read-only or not migrated: someone has to act before anything can be stored."""
+
+
 class UnknownReference(KeyError):
     """No callback request has this reference."""
 
@@ -130,14 +193,24 @@ CSV_COLUMNS = (
 )
 
 
-def _csv_text(value: Optional[str]) -> str:
+def _csv_text(value: Optional[str], *, newlines: bool = False) -> str:
     # Text typed by the public is opened by staff in spreadsheets; a leading =, +, - or @ would be
     # run as a formula, so it is neutralised with a leading apostrophe (OWASP CSV injection advice).
+    # Hidden characters are written out first: a NUL stops Python's CSV writer for every row after it.
+    value = visible_text(value, newlines=newlines)
     if not value:
         return ""
     if value[0] in "=+-@\t\r":
         return "'" + value
     return value
+
+
+def _csv_phone(value: Optional[str]) -> str:
+    # E.164 is "+" and digits only, which a spreadsheet reads as a number, not code; anything else in
+    # the column did not come through the form and is treated like any other text.
+    if value and _E164.fullmatch(value):
+        return value
+    return _csv_text(value)
 
 
 def _iso(value: Optional[datetime]) -> str:
@@ -175,7 +248,7 @@ def _check_details(idempotency_key: str, details: CallbackDetails) -> None:
         raise ValueError(f"idempotency_key must be at most {_KEY_MAX_LENGTH} characters")
     if not isinstance(details.name, str) or not details.name.strip():
         raise ValueError("name must not be empty")
-    if not isinstance(details.phone, str) or not details.phone.startswith("+"):
+    if not isinstance(details.phone, str) or not _E164.fullmatch(details.phone):
         raise ValueError("phone must be in E.164 form (validate it with bot.callbacks.phone first)")
     if not isinstance(details.safe_to_identify, bool):
         raise ValueError("safe_to_identify must be True or False")
@@ -186,18 +259,38 @@ def _check_details(idempotency_key: str, details: CallbackDetails) -> None:
             raise ValueError(f"{field_name} must be at most {_SHORT_TEXT_MAX_LENGTH} characters")
     if details.role is not None and details.role not in ROLES:
         raise ValueError("role must be one of ROLES or None")
+    if details.note is not None and not isinstance(details.note, str):
+        raise ValueError("note must be text or None")
     if details.note is not None and len(details.note) > NOTE_MAX_LENGTH:
         raise ValueError(f"note must be at most {NOTE_MAX_LENGTH} characters")
+    # The form removes these (bot.callbacks.form_rules); refusing them here keeps every other way in honest.
+    for field_name in ("name", "best_time"):
+        if has_hidden_characters(getattr(details, field_name)):
+            raise ValueError(f"{field_name} must not contain control or invisible characters")
+    if details.note is not None and has_hidden_characters(details.note, newlines=True):
+        raise ValueError("note must not contain control or invisible characters other than line breaks")
 
 
 class CallbackStore:
-    def __init__(self, database_url: str, retention_days: int = 90) -> None:
+    """The callback requests in one database.
+
+    create=True creates the database (a private SQLite file) and brings its schema to the newest revision
+    when the store opens; tools and tests that set up their own database use it. Without it the database
+    must already exist at the newest revision: that is how the running services open theirs
+    (`from_settings`), so that a missing or replaced database is reported, never silently started afresh.
+    Either way, once open the store keeps checking on every use that the SQLite file is still there and
+    writable.
+    """
+
+    def __init__(self, database_url: str, retention_days: int = 90, *, create: bool = True) -> None:
         if retention_days < 1:
             raise ValueError("retention_days must be at least 1")
         self.retention_days = retention_days
         self._database_url = database_url
+        self._sqlite_path = sqlite_file_path(database_url)
+        self._create = create
         self._engine: Optional[Engine] = None
-        self._migrated = False
+        self._schema_current = False
         try:
             self._ready()
         except StoreUnavailable:
@@ -206,8 +299,21 @@ class CallbackStore:
             log.warning("Callback database not available at start-up; will retry on first use")
 
     @classmethod
-    def from_settings(cls, settings) -> "CallbackStore":
-        return cls(settings.database_url, settings.retention_days)
+    def from_settings(cls, settings, *, create: bool = False) -> "CallbackStore":
+        """The store the running services use: the configured database, which must already exist."""
+        return cls(settings.database_url, settings.retention_days, create=create)
+
+    @classmethod
+    def create_or_upgrade(cls, database_url: str) -> None:
+        """The explicit creation step: creates the database if needed and upgrades its schema.
+
+        Raises StoreUnavailable (with the reason) when that cannot be done.
+        """
+        store = cls(database_url, create=True)
+        try:
+            store._ready()
+        finally:
+            store.close()
 
     @property
     def engine(self) -> Engine:
@@ -215,11 +321,22 @@ class CallbackStore:
 
     def _ready(self) -> Engine:
         try:
+            if self._create and not self._schema_current and self._sqlite_path is not None:
+                migrate(self._database_url)  # its own engine: the only one allowed to create the file
+                self._schema_current = True
             if self._engine is None:
-                self._engine = make_engine(self._database_url)
-            if not self._migrated:
+                self._engine = make_engine(self._database_url, create=False)
+            if self._create and not self._schema_current:
                 migrate(self._engine)
-                self._migrated = True
+                self._schema_current = True
+            if self._sqlite_path is not None:
+                check_sqlite_file(self._sqlite_path)
+            if not self._schema_current:
+                require_current_schema(self._engine)
+                self._schema_current = True
+        except DatabaseNotReady as exc:
+            log.error("Callback database not ready: %s", exc)
+            raise StoreNotReady(str(exc)) from None
         except (SQLAlchemyError, OSError) as exc:
             raise self._unavailable("be opened", exc) from None
         return self._engine
@@ -431,19 +548,18 @@ class CallbackStore:
         for record in self._select(status):
             writer.writerow(
                 [
-                    record.reference,
+                    _csv_text(record.reference),
                     record.status.value,
                     _iso(record.created_at),
                     _iso(record.updated_at),
                     _iso(record.in_progress_at),
                     _iso(record.done_at),
                     _csv_text(record.name),
-                    # E.164 is "+" and digits only, which a spreadsheet reads as a number, not code.
-                    record.phone or "",
+                    _csv_phone(record.phone),
                     _yes_no(record.safe_to_identify),
                     _csv_text(record.best_time),
                     record.role_label,
-                    _csv_text(record.note),
+                    _csv_text(record.note, newlines=True),
                     _iso(record.purged_at),
                 ]
             )

@@ -17,6 +17,7 @@ from sanic import Blueprint, Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, raw, redirect, text
 
+from bot.callbacks.notifications import count_undeliverable, undeliverable_warning
 from bot.callbacks.store import Status, StoreUnavailable, UnknownReference
 from bot.web.passwords import hash_password, is_valid_hash, verify_password
 from bot.web.rendering import render_html
@@ -242,8 +243,11 @@ async def staff_logout(request: Request) -> HTTPResponse:
 @signin_required
 async def staff_list(request: Request, session: StaffSession) -> HTTPResponse:
     shown, status = _status_filter(request)
-    records = await asyncio.to_thread(_store(request).list, status)
-    return _page("staff_list.html", session, filters=FILTERS, shown=shown, records=records)
+    store = _store(request)
+    records = await asyncio.to_thread(store.list, status)
+    undeliverable = await asyncio.to_thread(count_undeliverable, store)
+    return _page("staff_list.html", session, filters=FILTERS, shown=shown, records=records,
+                 mail_warning=undeliverable_warning(undeliverable) if undeliverable else None)
 
 
 @staff.get("/requests/<reference>")

@@ -223,3 +223,49 @@ def test_questions_look_like_questions(text):
 @pytest.mark.parametrize("text", ["Robin", "evenings", "after the school run", "I'm his mum"])
 def test_answers_do_not_look_like_questions(text):
     assert not form.looks_like_a_question(text)
+
+
+# --- control and invisible characters are dropped at the edge of the form ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Sa\x00m", "Sam"),
+        ("\x1b[31mSam\x1b[0m", "[31mSam[0m"),
+        ("Sam\u200b \u202eJones\u202c", "Sam Jones"),
+        ("\ufeffZoë\u00ad", "Zoë"),
+        ("Sam\r\nJones\x85", "Sam Jones"),
+        ("Sam\tJones\x07", "Sam Jones"),
+    ],
+)
+def test_names_lose_control_and_invisible_characters(text, expected):
+    assert form.check_name(text) == form.Checked(expected)
+
+
+def test_a_name_of_nothing_but_control_characters_is_not_a_name():
+    checked = form.check_name("\x00\x1b\u200b\x07")
+    assert checked.value is None and "name" in checked.problem
+
+
+def test_time_and_note_lose_control_and_invisible_characters_and_keep_ordinary_spaces():
+    assert form.check_time("after\x00 6pm\x1b\u2028weekdays") == form.Checked("after 6pm weekdays")
+    assert form.check_note("line one\nline two\x00\u200d ok") == form.Checked("line one line two ok")
+    assert form.check_note("\x00skip\x1b") == form.Checked(form.SKIP)
+    assert form.offered_time("Best time: eve\x00nings") == "evenings"
+
+
+@pytest.mark.parametrize("text", ["ye\u200bs", "\ufeffyes", "yes\x00"])
+def test_invisible_characters_do_not_hide_an_answer(text):
+    assert form.yes_or_no(text) is True
+
+
+def test_what_the_form_keeps_is_always_accepted_by_the_store():
+    from bot.callbacks.store import has_hidden_characters
+
+    controls = [chr(c) for c in range(0x00, 0x20)] + [chr(c) for c in range(0x7F, 0xA0)]
+    hostile = "".join(controls) + "\u200b\u202e\u2066\ufeff\u2028\ud800\U000e0041"
+    for check in (form.check_name, form.check_time, form.check_note):
+        value = check(f"Sam{hostile} Jones{hostile}").value
+        assert value == "Sam Jones", check.__name__
+        assert not has_hidden_characters(value)

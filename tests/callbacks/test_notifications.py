@@ -1,11 +1,24 @@
 import asyncio
 import logging
 import sqlite3
+from datetime import timedelta
 
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from bot.callbacks.notifications import DISABLED_MESSAGE, DeliveryReport, Notifier, run_outbox_worker
+from bot.callbacks.db import NotificationOutbox, utcnow
+from bot.callbacks.notifications import (
+    DISABLED_MESSAGE,
+    MAX_ATTEMPTS,
+    DeliveryReport,
+    Notifier,
+    count_undeliverable,
+    retry_delay,
+    run_outbox_worker,
+    undeliverable_warning,
+)
 from bot.callbacks.store import CallbackStore
 from support import BEST_TIME, DETAILS, PERSONAL, SmtpServer, free_port, smtp_settings, until
 
@@ -85,7 +98,8 @@ def test_server_down_then_up_delivers_exactly_once(store, db_path, caplog):
     reference = store.submit("a", DETAILS)
     notifier = Notifier(store, smtp_settings(port))
 
-    report = notifier.deliver_pending()
+    now = utcnow()
+    report = notifier.deliver_pending(now)
     assert report == DeliveryReport(sent=0, failed=1, pending=1)
     assert outbox(db_path) == [(reference, 1, "ConnectionRefusedError", 0)]
     warning = [r for r in caplog.records if r.levelno >= logging.WARNING]
@@ -94,8 +108,9 @@ def test_server_down_then_up_delivers_exactly_once(store, db_path, caplog):
     server = SmtpServer(port=port)
     server.start()
     try:
-        assert notifier.deliver_pending() == DeliveryReport(sent=1, failed=0, pending=0)
-        assert notifier.deliver_pending() == DeliveryReport(sent=0, failed=0, pending=0)
+        later = now + timedelta(minutes=1)
+        assert notifier.deliver_pending(later) == DeliveryReport(sent=1, failed=0, pending=0)
+        assert notifier.deliver_pending(later) == DeliveryReport(sent=0, failed=0, pending=0)
         assert len(server.messages) == 1
         assert server.messages[0]["Subject"] == f"New callback request {reference}"
     finally:
@@ -146,20 +161,41 @@ def test_notifier_accepts_an_engine(store, server):
     assert Notifier(store.engine, smtp_settings(server.port)).deliver_pending().sent == 1
 
 
+class Clock:
+    """The worker's idea of the time, moved on by the test; counts how often the worker asked."""
+
+    def __init__(self):
+        self.now = utcnow()
+        self.reads = 0
+
+    def __call__(self):
+        self.reads += 1
+        return self.now
+
+
 async def test_worker_delivers_and_purges_and_survives_errors(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
-    store = CallbackStore(f"sqlite:///{tmp_path / 'w.sqlite3'}")
+    path = tmp_path / "w.sqlite3"
+    store = CallbackStore(f"sqlite:///{path}")
     port = free_port()
     store.submit("a", DETAILS)
     notifier = Notifier(store, smtp_settings(port))
-    task = asyncio.create_task(run_outbox_worker(notifier, interval_s=0.05, purge_store=store))
+    clock = Clock()
+    task = asyncio.create_task(run_outbox_worker(notifier, interval_s=0.02, purge_store=store, clock=clock))
     try:
-        # Server down: the worker keeps trying instead of stopping.
-        await until(lambda: outbox(tmp_path / 'w.sqlite3')[0][1] >= 2)
+        # Server down: the worker tries once, then waits out the retry delay however often it runs...
+        await until(lambda: outbox(path)[0][1] == 1)
+        reads = clock.reads
+        await until(lambda: clock.reads >= reads + 3)
+        assert outbox(path)[0][1] == 1
+        # ...and tries again once the delay has passed, instead of stopping.
+        clock.now += timedelta(minutes=1)
+        await until(lambda: outbox(path)[0][1] == 2)
         assert not task.done()
         server = SmtpServer(port=port)
         server.start()
         try:
+            clock.now += timedelta(minutes=2)
             await until(lambda: server.messages)
             assert len(server.messages) == 1
         finally:
@@ -186,3 +222,97 @@ async def test_worker_survives_database_errors(caplog):
     with pytest.raises(asyncio.CancelledError):
         await task
     assert any("StoreUnavailable" in r.getMessage() for r in caplog.records)
+
+
+def outbox_rows(store):
+    with Session(store.engine, future=True) as session:
+        return session.execute(select(NotificationOutbox).order_by(NotificationOutbox.id)).scalars().all()
+
+
+def test_retry_delays_double_from_a_minute_up_to_an_hour():
+    assert [retry_delay(n) for n in range(1, 10)] == [
+        timedelta(minutes=m) for m in (1, 2, 4, 8, 16, 32, 60, 60, 60)
+    ]
+    assert retry_delay(10_000) == timedelta(hours=1)
+
+
+def test_failures_back_off_then_stop_and_staff_can_send_them_on_demand(store, caplog):
+    caplog.set_level(logging.DEBUG)
+    port = free_port()  # nothing listens here until the server is started below
+    reference = store.submit("a", DETAILS)
+    notifier = Notifier(store, smtp_settings(port))
+    now = utcnow()
+    waits = []
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        report = notifier.deliver_pending(now)
+        assert (report.sent, report.failed) == (0, 1)
+        [row] = outbox_rows(store)
+        assert row.attempts == attempt and row.last_error == "ConnectionRefusedError"
+        if attempt == MAX_ATTEMPTS:
+            break
+        assert row.failed_at is None and report.pending == 1 and report.undeliverable == 0
+        waits.append(row.next_attempt_at - now)
+        # Not a moment before its time, however often the worker runs.
+        early = notifier.deliver_pending(row.next_attempt_at - timedelta(seconds=1))
+        assert early == DeliveryReport(sent=0, failed=0, pending=1)
+        now = row.next_attempt_at
+    assert waits == [timedelta(minutes=m) for m in (1, 2, 4, 8, 16, 32, 60)]
+
+    # Given up: marked failed, no longer tried automatically, and counted for the staff warning.
+    [row] = outbox_rows(store)
+    assert row.failed_at is not None and row.next_attempt_at is None and row.sent_at is None
+    assert (report.pending, report.undeliverable) == (0, 1)
+    assert count_undeliverable(store) == 1
+    assert any(reference in r.getMessage() and "rg-staff notify" in r.getMessage()
+               for r in caplog.records if r.levelno >= logging.ERROR)
+    much_later = now + timedelta(days=30)
+    assert notifier.deliver_pending(much_later) == DeliveryReport(sent=0, failed=0, pending=0, undeliverable=1)
+    assert outbox_rows(store)[0].attempts == MAX_ATTEMPTS
+
+    server = SmtpServer(port=port)
+    server.start()
+    try:
+        # Mail works again: still nothing automatic, until a member of staff asks.
+        assert notifier.deliver_pending(much_later).sent == 0
+        report = notifier.deliver_pending(much_later, on_demand=True)
+        assert report == DeliveryReport(sent=1, failed=0, pending=0, undeliverable=0)
+        assert notifier.deliver_pending(much_later, on_demand=True).sent == 0
+        assert [m["Subject"] for m in server.messages] == [f"New callback request {reference}"]
+    finally:
+        server.stop()
+    [row] = outbox_rows(store)
+    assert row.sent_at is not None and row.failed_at is None
+    assert count_undeliverable(store) == 0
+    log_text = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in NOT_IN_EMAIL:
+        assert secret not in log_text
+
+
+def test_sending_on_demand_that_fails_again_stays_failed(store):
+    port = free_port()
+    store.submit("a", DETAILS)
+    notifier = Notifier(store, smtp_settings(port), max_attempts=1)
+    assert notifier.deliver_pending().undeliverable == 1
+    report = notifier.deliver_pending(on_demand=True)
+    assert (report.sent, report.failed, report.pending, report.undeliverable) == (0, 1, 0, 1)
+    assert outbox_rows(store)[0].attempts == 2
+
+
+def test_on_demand_also_sends_those_waiting_out_a_delay(store, server):
+    port = free_port()
+    first = store.submit("a", DETAILS)
+    Notifier(store, smtp_settings(port)).deliver_pending()
+    assert outbox_rows(store)[0].next_attempt_at is not None
+    second = store.submit("b", DETAILS)
+    notifier = Notifier(store, smtp_settings(server.port))
+    assert notifier.deliver_pending().sent == 1  # only the one that is due
+    assert notifier.deliver_pending(on_demand=True).sent == 1
+    assert sorted(m["Subject"] for m in server.messages) == sorted(
+        f"New callback request {r}" for r in (first, second)
+    )
+
+
+def test_the_warning_reads_naturally():
+    assert undeliverable_warning(1).startswith("1 notification email could not be sent: check the mail settings.")
+    assert undeliverable_warning(3).startswith("3 notification emails could not be sent")
+    assert "the requests themselves are safe" in undeliverable_warning(2).lower()

@@ -74,9 +74,18 @@ def test_list_hides_names_and_numbers(db_url, store):
 
 
 def test_list_when_empty(db_url):
+    assert staff(db_url, "migrate").returncode == 0
     result = staff(db_url, "list")
     assert result.returncode == 0
     assert "No callback requests." in result.stdout
+
+
+def test_list_of_a_database_that_is_not_there_says_so_instead_of_showing_an_empty_list(db_url, tmp_path):
+    result = staff(db_url, "list")
+    assert result.returncode == 3
+    assert "No callback requests" not in result.stdout
+    assert "does not exist" in result.stderr and "rg-staff migrate" in result.stderr
+    assert not (tmp_path / "var").exists()
 
 
 def test_show_prints_everything_and_a_caution(db_url, store):
@@ -180,6 +189,43 @@ def test_notify(db_url, store):
     assert up.returncode == 0, up.stderr
     assert "Sent 1, failed 0, still waiting 0." in up.stdout
     assert len(server.messages) == 1 and reference in server.messages[0]["Subject"]
+
+
+def test_emails_given_up_on_are_reported_by_list_and_sent_by_notify(db_url, store):
+    from bot.callbacks.notifications import MAX_ATTEMPTS, Notifier, undeliverable_warning
+    from support import smtp_settings
+
+    reference = store.submit("a", DETAILS)
+    port = free_port()
+    notifier = Notifier(store, smtp_settings(port))
+    now = utcnow()
+    for _ in range(MAX_ATTEMPTS):  # the worker's attempts, each once its delay has passed
+        notifier.deliver_pending(now)
+        now += timedelta(hours=1)
+    listed = staff(db_url, "list")
+    assert listed.returncode == 0 and reference in listed.stdout
+    assert f"Warning: {undeliverable_warning(1)}" in listed.stderr
+
+    env = {
+        "RG_SMTP_HOST": "127.0.0.1",
+        "RG_SMTP_PORT": str(port),
+        "RG_SMTP_STARTTLS": "false",
+        "RG_NOTIFY_TO": "staff@restorativegloucestershire.test",
+    }
+    still_down = staff(db_url, "notify", extra_env=env)
+    assert still_down.returncode == 3
+    assert "failed 1" in still_down.stdout and undeliverable_warning(1) in still_down.stderr
+
+    server = SmtpServer(port)
+    server.start()
+    try:
+        sent = staff(db_url, "notify", extra_env=env)
+    finally:
+        server.stop()
+    assert sent.returncode == 0, sent.stderr
+    assert "Sent 1, failed 0, still waiting 0." in sent.stdout and "Warning" not in sent.stderr
+    assert [m["Subject"] for m in server.messages] == [f"New callback request {reference}"]
+    assert "Warning" not in staff(db_url, "list").stderr
 
 
 def test_migrate_and_database_url_option(tmp_path):
