@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.launcher import Ports, Stack, free_port  # noqa: E402
 from bot.nlu.training import ensure_model, rasa_executable  # noqa: E402
+from bot.settings import CHAT_LIMITS_LIFTED  # noqa: E402
 
 LOCUST = BENCH / ".venv" / "bin" / "locust"
 RASA_ENV = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -212,10 +213,13 @@ def start_ours(model: Path, work: Path, include_web: bool) -> BenchStack:
     database = Path(tempfile.mkdtemp(prefix="bench-db-", dir=work)) / "callbacks.sqlite3"
     stack = BenchStack(
         model=model, ports=Ports.free(),
-        env={"RG_DATABASE_URL": f"sqlite:///{database}", "RG_SMTP_HOST": "", **RASA_ENV},
+        env={"RG_DATABASE_URL": f"sqlite:///{database}", "RG_SMTP_HOST": "", **RASA_ENV, **CHAT_LIMITS_LIFTED},
         log_dir=work / "logs",
     )
     stack.include_web = include_web
+    from bot.callbacks.store import CallbackStore
+
+    CallbackStore.create_or_upgrade(f"sqlite:///{database}")  # as `make run` does; the services never create it
     stack.start()
     try:
         stack.wait_until_ready()

@@ -14,9 +14,16 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
 
 CONTACT_EMAIL = "contactus@restorativegloucestershire.co.uk"  # facts.md section 0
+# Tools that play many visitors from this one machine (make eval, the whole-stack tests) lift the chat limits,
+# which are meant for real visitors, each on their own phone or computer.
+CHAT_LIMITS_LIFTED = {"RG_CHAT_LIMIT_PER_ADDRESS": "100000", "RG_CHAT_LIMIT_PER_SENDER": "100000"}
 OFFICE_PHONE_E164 = "+441452754542"  # the service's own voicemail line (facts.md section 0), never a caller's
 # An everyday site, so a glance at the screen after Quick exit gives nothing away.
 DEFAULT_QUICK_EXIT_URL = "https://www.bbc.co.uk/weather"
+# Messages a minute to the chat. A person types at most a message every couple of seconds; a household or an
+# office shares one address, so an address has room for several people at once.
+CHAT_LIMIT_PER_SENDER = 30
+CHAT_LIMIT_PER_ADDRESS = 60
 
 
 class SettingsError(ValueError):
@@ -79,6 +86,13 @@ class Settings:
     staff_password_hash: Optional[str] = field(repr=False)
     secret_key: Optional[str] = field(repr=False)
     quick_exit_url: str = DEFAULT_QUICK_EXIT_URL
+    chat_limit_per_sender: int = CHAT_LIMIT_PER_SENDER
+    chat_limit_per_address: int = CHAT_LIMIT_PER_ADDRESS
+    # Behind a reverse proxy: how to find the visitor's address (Sanic's PROXIES_COUNT, REAL_IP_HEADER and
+    # FORWARDED_SECRET). By default no forwarded header is trusted, so nobody can choose their own address.
+    proxies_count: int = 0
+    real_ip_header: Optional[str] = None
+    forwarded_secret: Optional[str] = field(default=None, repr=False)
 
     @property
     def notifications_enabled(self) -> bool:
@@ -116,4 +130,9 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         staff_password_hash=env.get("RG_STAFF_PASSWORD_HASH") or None,
         secret_key=env.get("RG_SECRET_KEY") or None,
         quick_exit_url=env.get("RG_QUICK_EXIT_URL") or DEFAULT_QUICK_EXIT_URL,
+        chat_limit_per_sender=_int(env, "RG_CHAT_LIMIT_PER_SENDER", CHAT_LIMIT_PER_SENDER, minimum=1),
+        chat_limit_per_address=_int(env, "RG_CHAT_LIMIT_PER_ADDRESS", CHAT_LIMIT_PER_ADDRESS, minimum=1),
+        proxies_count=_int(env, "RG_PROXIES_COUNT", 0),
+        real_ip_header=(env.get("RG_REAL_IP_HEADER") or "").strip() or None,
+        forwarded_secret=env.get("RG_FORWARDED_SECRET") or None,
     )

@@ -14,7 +14,7 @@ from typing import Iterator, List
 
 import pytest
 
-from bot.settings import PROJECT_ROOT
+from bot.settings import CHAT_LIMITS_LIFTED, PROJECT_ROOT
 
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 
@@ -28,7 +28,11 @@ def trained_model() -> Path:
 
 @pytest.fixture(scope="session")
 def stack_database(tmp_path_factory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('stack') / 'callbacks.sqlite3'}"
+    from bot.callbacks.store import CallbackStore
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('stack') / 'callbacks.sqlite3'}"
+    CallbackStore.create_or_upgrade(url)  # as `make run` does: the stack's services only open an existing one
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +47,7 @@ def stack(trained_model, stack_database, tmp_path_factory) -> Iterator["Stack"]:
         env={
             "RG_DATABASE_URL": stack_database,
             "RG_SMTP_HOST": "",
+            **CHAT_LIMITS_LIFTED,
             "RG_STAFF_PASSWORD_HASH": hash_password(staff_password),
         },
         log_dir=ARTIFACTS / "stack-logs",

@@ -20,7 +20,7 @@ import yaml
 
 from bench.evaluation import callers, questions
 from bench.evaluation.client import Visitor
-from bot.settings import PROJECT_ROOT
+from bot.settings import CHAT_LIMITS_LIFTED, PROJECT_ROOT
 
 EVAL_DIR = PROJECT_ROOT.parent / "shared" / "eval"
 RESULTS = PROJECT_ROOT / "bench" / "results"
@@ -96,8 +96,8 @@ def main(argv=None) -> int:
     CallbackStore(database_url).close()  # created and migrated before the action server uses it
     token = secrets.token_urlsafe(24)
     stack = Stack(model=model, ports=Ports.free(),
-                  env={"RG_DATABASE_URL": database_url, "RG_SMTP_HOST": ""}, log_dir=work / "logs",
-                  api_token=token)
+                  env={"RG_DATABASE_URL": database_url, "RG_SMTP_HOST": "", **CHAT_LIMITS_LIFTED},
+                  log_dir=work / "logs", api_token=token)
     started = time.monotonic()
     summary: dict = {"date": time.strftime("%Y-%m-%d"), "model": model.name,
                      "questions_file": str(args.questions.name), "callers_file": str(args.callers.name)}

@@ -12,14 +12,21 @@ from dataclasses import dataclass
 from typing import Dict
 
 from sanic import Sanic
-from sanic.exceptions import InvalidUsage, PayloadTooLarge
+from sanic.exceptions import InvalidUsage, PayloadTooLarge, SanicException
 from sanic.request import Request
-from sanic.response import HTTPResponse, empty, json, raw
+from sanic.response import HTTPResponse, empty, json, raw, text
 
 from bot.settings import CONTACT_EMAIL, DEFAULT_QUICK_EXIT_URL
 from bot.web import chat_proxy
 from bot.web.rendering import STATIC_DIR, render, render_html
-from bot.web.security import CORS_PATHS, OriginPolicy, apply_cors, apply_security_headers
+from bot.web.security import (
+    CORS_PATHS,
+    OriginPolicy,
+    apply_cors,
+    apply_security_headers,
+    client_address,
+    configure_proxies,
+)
 from bot.web.staff_pages import add_staff_pages
 
 log = logging.getLogger(__name__)
@@ -32,6 +39,13 @@ UNAVAILABLE_MESSAGE = (
     f"Sorry, I can't connect right now. You can email {CONTACT_EMAIL}. If you are in danger, call 999."
 )
 _UNAVAILABLE = {"error": "unavailable", "message": UNAVAILABLE_MESSAGE}
+_ERROR_TEXTS = {
+    400: "Sorry, that request could not be understood.",
+    404: "Sorry, there is no page at this address.",
+    405: "Sorry, this address does not take that kind of request.",
+    408: "Sorry, that took too long to arrive. Please try again.",
+}
+_SERVER_ERROR_TEXT = "Sorry, something went wrong on our side. Please try again in a moment."
 _app_numbers = itertools.count(1)
 
 
@@ -68,9 +82,14 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0) -> Sani
     app.config.REQUEST_TIMEOUT = 30
     app.config.RESPONSE_TIMEOUT = 45
     app.config.KEEP_ALIVE_TIMEOUT = 15
+    configure_proxies(app.config, proxies_count=settings.proxies_count, real_ip_header=settings.real_ip_header,
+                      forwarded_secret=settings.forwarded_secret)
     app.ctx.settings = settings
     app.ctx.store = store
     app.ctx.rasa = chat_proxy.RasaClient(settings.rasa_url)
+    app.ctx.sender_limit = chat_proxy.RateLimit(settings.chat_limit_per_sender)
+    app.ctx.address_limit = chat_proxy.RateLimit(settings.chat_limit_per_address)
+    app.ctx.turns = chat_proxy.SenderTurns()
     policy = OriginPolicy(settings.allowed_origins)
     static = _load_static()
 
@@ -109,7 +128,7 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0) -> Sani
 
     @app.middleware("response")
     async def headers(request: Request, response: HTTPResponse) -> None:
-        apply_security_headers(request.path, response.headers)
+        apply_security_headers(request.path, response.headers, production=settings.production)
         if request.path in CORS_PATHS:
             apply_cors(policy, request.headers.get("origin"), response.headers)
 
@@ -120,6 +139,26 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0) -> Sani
             status=413,
         )
 
+    # Every other error gets a short answer of our own. Sanic's own error pages choose their format from the
+    # Accept header and fail on one they cannot parse (answering 500 to "Accept: 0"), carry inline styles the
+    # pages' CSP blocks, and would answer the chat widget in HTML.
+    @app.exception(Exception)
+    async def error_answer(request: Request, exc: Exception) -> HTTPResponse:
+        status = exc.status_code if isinstance(exc, SanicException) else 500
+        if status >= 500 and status != 503:
+            # The type only: an exception's text may quote what a visitor sent.
+            log.error("Unexpected %s while answering a request", type(exc).__name__)
+        extra = getattr(exc, "headers", None)
+        headers = dict(extra) if isinstance(extra, dict) else {}
+        headers["Cache-Control"] = "no-store"
+        if request is not None and request.path == "/chat":
+            if status >= 500:
+                return json(_UNAVAILABLE, status=status, headers=headers)
+            body = {"error": "bad_request", "message": "Sorry, something went wrong sending that. Please try again."}
+            return json(body, status=status, headers=headers)
+        message = _ERROR_TEXTS.get(status) or (_SERVER_ERROR_TEXT if status >= 500 else _ERROR_TEXTS[400])
+        return text(message + "\n", status=status, headers=headers)
+
     async def preflight(request: Request) -> HTTPResponse:
         response = empty(status=204)
         apply_cors(policy, request.headers.get("origin"), response.headers, preflight=True)
@@ -128,20 +167,33 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0) -> Sani
     for path in CORS_PATHS:
         app.add_route(preflight, path, methods=["OPTIONS"], name=_route_name("preflight", path))
 
+    def refuse(exc: chat_proxy.ChatError) -> HTTPResponse:
+        headers = {"Cache-Control": "no-store"}
+        if isinstance(exc, chat_proxy.TooFast):
+            headers["Retry-After"] = exc.retry_after
+        return json(exc.body(), status=exc.status, headers=headers)
+
     @app.post("/chat")
     async def chat(request: Request) -> HTTPResponse:
         if not policy.may_post(request.headers.get("origin"), request.headers.get("host")):
             return json({"error": "forbidden_origin", "message": "This site may not use the chat."}, status=403)
+        # Every request counts against its address, well-formed or not, so a flood is cut before any work.
+        wait_s = app.ctx.address_limit.take(client_address(request))
+        if wait_s:
+            return refuse(chat_proxy.TooFast(wait_s))
         try:
             body = request.json
         except InvalidUsage:
             body = None
         try:
             sender, message = chat_proxy.validate(body)
+            wait_s = app.ctx.sender_limit.take(sender)
+            if wait_s:
+                raise chat_proxy.TooFast(wait_s)
+            async with app.ctx.turns.turn(sender):
+                messages = await app.ctx.rasa.send(sender, message)
         except chat_proxy.ChatError as exc:
-            return json(exc.body(), status=exc.status)
-        try:
-            messages = await app.ctx.rasa.send(sender, message)
+            return refuse(exc)
         except chat_proxy.Unavailable:
             return json(_UNAVAILABLE, status=503, headers={"Cache-Control": "no-store"})
         return json({"messages": messages}, headers={"Cache-Control": "no-store"})
@@ -156,19 +208,19 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0) -> Sani
     for path in static:
         app.add_route(serve_static, path, methods=["GET", "HEAD"], name=_route_name("static", path))
 
-    @app.get("/")
+    @app.route("/", methods=["GET", "HEAD"])
     async def home(request: Request) -> HTTPResponse:
         return page("home.html")
 
-    @app.get("/about")
+    @app.route("/about", methods=["GET", "HEAD"])
     async def about(request: Request) -> HTTPResponse:
         return page("about.html")
 
-    @app.get("/embed")
+    @app.route("/embed", methods=["GET", "HEAD"])
     async def embed(request: Request) -> HTTPResponse:
         return page("embed.html", server_address=f"{request.scheme}://{request.host}")
 
-    @app.get("/healthz")
+    @app.route("/healthz", methods=["GET", "HEAD"])
     async def health(request: Request) -> HTTPResponse:
         return json({"status": "ok"}, headers={"Cache-Control": "no-store"})
 

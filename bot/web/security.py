@@ -1,6 +1,8 @@
-"""Response headers that every page gets, and the origin rules for the chat endpoint and widget files."""
+"""Response headers that every page gets, the origin rules for the chat endpoint and widget files, and who
+the client is behind a reverse proxy."""
 from __future__ import annotations
 
+import ipaddress
 from typing import Iterable, Optional
 from urllib.parse import urlsplit
 
@@ -13,6 +15,9 @@ CSP_PUBLIC = _CSP_BASE + "; frame-ancestors 'self'"
 CSP_STAFF = _CSP_BASE + "; frame-ancestors 'none'"
 
 CORS_PATHS = ("/chat", "/widget.js", "/widget.css")
+# Production is served over HTTPS only; a year is what browsers' preload lists ask for. Never sent in
+# development: a browser would then refuse http://127.0.0.1 for a year.
+HSTS = "max-age=31536000"
 
 
 def normalise_origin(origin: str) -> str:
@@ -45,8 +50,10 @@ class OriginPolicy:
         return self.is_allowed(origin) or same_host(origin, host_header)
 
 
-def apply_security_headers(path: str, headers) -> None:
+def apply_security_headers(path: str, headers, *, production: bool = False) -> None:
     staff = path == "/staff" or path.startswith("/staff/")
+    if production:
+        headers.setdefault("Strict-Transport-Security", HSTS)
     headers.setdefault("Content-Security-Policy", CSP_STAFF if staff else CSP_PUBLIC)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
@@ -67,3 +74,32 @@ def apply_cors(policy: OriginPolicy, origin: Optional[str], headers, preflight: 
         headers["Access-Control-Allow-Headers"] = "Content-Type"
         headers["Access-Control-Max-Age"] = "600"
     return True
+
+
+def configure_proxies(config, *, proxies_count: int, real_ip_header: Optional[str],
+                      forwarded_secret: Optional[str]) -> None:
+    """Which forwarded headers Sanic may believe, from our settings.
+
+    Set every time, even to "none": Sanic would otherwise take SANIC_PROXIES_COUNT and the like from the
+    environment, and a forwarded header believed by mistake lets anyone choose the address they are throttled by.
+    """
+    config.PROXIES_COUNT = proxies_count or None
+    config.REAL_IP_HEADER = real_ip_header or None
+    config.FORWARDED_SECRET = forwarded_secret or None
+
+
+def client_address(request) -> str:
+    """The client's address for throttling: the proxy's word only as far as configure_proxies allows.
+
+    An IPv6 address stands for its /64: a home or a phone is given a whole /64 and can use any address in it.
+    """
+    address = request.remote_addr or request.ip or ""
+    try:
+        ip = ipaddress.ip_address(address.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return address[:100] or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Deque, Dict, Optional
 
@@ -16,11 +16,15 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+# The sign-in throttle counts by the same address as the chat's limits, proxies and IPv6 included.
+from bot.web.security import client_address  # noqa: F401  (the staff pages import it from here)
+
 SESSION_COOKIE = "rg_staff"
 LOGIN_COOKIE = "rg_staff_login"
 IDLE_LIMIT_S = 8 * 60 * 60
 LOGIN_FAILURE_LIMIT = 5
 LOGIN_WINDOW_S = 15 * 60
+LOGIN_MAX_CLIENTS = 10_000
 
 
 @dataclass
@@ -87,14 +91,19 @@ class SessionStore:
 
 
 class LoginThrottle:
-    def __init__(self, limit: int = LOGIN_FAILURE_LIMIT, window_s: float = LOGIN_WINDOW_S):
+    """Wrong passwords per client address (see bot.web.security.client_address, which knows about proxies)."""
+
+    def __init__(self, limit: int = LOGIN_FAILURE_LIMIT, window_s: float = LOGIN_WINDOW_S,
+                 max_clients: int = LOGIN_MAX_CLIENTS):
         self.limit = limit
         self.window_s = window_s
-        self._failures: Dict[str, Deque[float]] = {}
+        self.max_clients = max_clients
+        # In order of each client's latest failure: those whose failures have all aged out are at the front.
+        self._failures: "OrderedDict[str, Deque[float]]" = OrderedDict()
 
     def _recent(self, client: str) -> Deque[float]:
         now = time.monotonic()
-        failures = self._failures.setdefault(client, deque())
+        failures = self._failures.get(client) or deque()
         while failures and now - failures[0] > self.window_s:
             failures.popleft()
         return failures
@@ -103,17 +112,23 @@ class LoginThrottle:
         return len(self._recent(client)) >= self.limit
 
     def failed(self, client: str) -> None:
-        self._recent(client).append(time.monotonic())
-        if len(self._failures) > 10_000:  # bound the memory a flood of addresses can take
-            for key in [k for k, v in self._failures.items() if not v][:5_000]:
-                self._failures.pop(key, None)
+        failures = self._recent(client)
+        failures.append(time.monotonic())
+        self._failures.pop(client, None)
+        self._failures[client] = failures
+        self._forget_old()
 
     def succeeded(self, client: str) -> None:
         self._failures.pop(client, None)
 
-
-def client_address(request: Request) -> str:
-    return request.remote_addr or request.ip or "unknown"
+    def _forget_old(self) -> None:
+        # Bounds the memory a flood of addresses can take; past the cap the longest-quiet client is forgotten.
+        now = time.monotonic()
+        while self._failures:
+            oldest = next(iter(self._failures.values()))
+            if len(self._failures) <= self.max_clients and oldest and now - oldest[-1] <= self.window_s:
+                break
+            self._failures.popitem(last=False)
 
 
 def form_token_matches(request: Request, session: StaffSession) -> bool:

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from bot.web.app import UNAVAILABLE_MESSAGE
+from bot.web.chat_proxy import TOO_FAST_MESSAGE
 from support import RasaStandIn, free_port, make_settings, serve_app
 
 pytestmark = pytest.mark.browser
@@ -21,8 +22,10 @@ def rasa():
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory, rasa):
+    # Every test's visitor comes from 127.0.0.1, as a whole office might; each visitor keeps the usual limit.
     settings = make_settings(tmp_path_factory.mktemp("widget") / "db.sqlite3", rasa.url,
-                             quick_exit_url=rasa.url + "/exit", extra_origins=(rasa.url,))
+                             quick_exit_url=rasa.url + "/exit", extra_origins=(rasa.url,),
+                             chat_limit_per_address=100_000)
     with serve_app(settings) as running:
         yield running
 
@@ -215,6 +218,35 @@ def test_retry_after_a_failure(page, web, rasa):
     page.get_by_role("button", name="Try again").last.click()
     expect(page.get_by_role("log")).to_contain_text("You wrote 14 characters.")
     assert rasa.received[-1]["message"] == "are you there?"
+
+
+def test_sending_too_fast_is_explained_and_the_message_kept(new_page, tmp_path, rasa):
+    # One message at once, then one every 20 s; the greeting uses the first.
+    settings = make_settings(tmp_path / "db.sqlite3", rasa.url, chat_limit_per_sender=3)
+    with serve_app(settings) as running:
+        now = [1000.0]  # time passes when the test says so, not while it waits
+        running.app.ctx.sender_limit.clock = lambda: now[0]
+        page = new_page()
+        open_by_keyboard(page, running.url + "/")
+        log = page.get_by_role("log")
+        expect(log).to_contain_text("What would you like to know?")
+        sender = widget_storage(page)["rgChat.sender"]
+
+        page.keyboard.type("Can I bring a friend?")
+        page.keyboard.press("Enter")
+        error = page.locator(".rgw-error")
+        expect(error).to_have_text(TOO_FAST_MESSAGE + "Try again")  # in the log, so a screen reader reads it out
+        expect(page.locator(".rgw-user").last).to_have_text("You said: Can I bring a friend?")
+        assert [r["message"] for r in rasa.received if r["sender"] == sender] == ["/greet"]
+        expect(page.get_by_role("status")).to_have_text("")  # not left "typing"
+
+        now[0] += 20.0
+        page.get_by_role("button", name="Try again").click()
+        expect(log).to_contain_text("You wrote 21 characters.")
+        expect(error).to_have_count(0)
+        assert [r["message"] for r in rasa.received if r["sender"] == sender] == ["/greet", "Can I bring a friend?"]
+        # No script error: only Chromium's own note that a request was answered 429.
+        assert all("429" in error for error in page.console_errors), page.console_errors
 
 
 def test_widget_on_another_site(new_page, web, rasa):

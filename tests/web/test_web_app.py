@@ -20,6 +20,7 @@ PASSWORD = "correct horse battery staple"
 SENDER = str(uuid.uuid4())
 EVIL = "https://evil.example"
 PARTNER = "https://www.partner.example"
+NO_CHAT_LIMITS = {"chat_limit_per_sender": 100_000, "chat_limit_per_address": 100_000}
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +55,9 @@ def refs(store):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, rasa, store, refs, password_hash):
     db = tmp_path_factory.mktemp("unused") / "unused.sqlite3"
+    # These tests send many messages from one sender; the limits have tests of their own (test_chat_edge.py).
     settings = make_settings(db, rasa.url, staff_password_hash=password_hash, extra_origins=(PARTNER,),
-                             quick_exit_url="https://www.example.org/weather")
+                             quick_exit_url="https://www.example.org/weather", **NO_CHAT_LIMITS)
     with serve_app(settings, store) as running:
         yield running
 
