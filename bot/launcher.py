@@ -1,28 +1,75 @@
 """Run the whole assistant: action server, Rasa server and the website app, together.
 
 `python -m bot.launcher` (what `make run` calls) trains the model if needed, starts the three
-processes on loopback, says where to talk to the assistant, and stops every one of them on Ctrl-C
-or when any of them exits.
+processes on loopback, says where to talk to the assistant, and stops every one of them on Ctrl-C.
+
+While they run it supervises them: a process that exits, or stops answering its health check, is
+started again after a short pause, and a process that keeps stopping (more than a few times a minute)
+stops the whole assistant rather than restarting forever. The action server and Rasa share a secret made
+for each start (unless RG_ACTION_SERVER_TOKEN sets one): the action server answers nobody else.
 """
 from __future__ import annotations
 
+import http.client
+import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, TextIO
 
-from bot.nlu.training import ensure_model, rasa_executable
+from bot.nlu.training import ensure_model
 from bot.settings import PROJECT_ROOT, load_settings
 
+log = logging.getLogger(__name__)
+
 READY_TIMEOUT_S = 240
+ACTION_TOKEN_ENV = "RG_ACTION_SERVER_TOKEN"  # read by bot/action_server.py, sent by Rasa (endpoints.yml)
+CHECK_INTERVAL_S = 2.0  # between health checks
+POLL_INTERVAL_S = 0.25  # between looks at whether a process has exited, or is due to start again
+# The pause before the 1st, 2nd, ... restart of a process within a minute; one more restart than this
+# within a minute stops everything (a process that cannot start will not start by trying forever).
+RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+RESTARTS_PER_MINUTE = len(RESTART_BACKOFF_S)
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    path: str
+    timeout_s: float
+    failures: int  # failed checks in a row, once it has answered since starting, before it is replaced
+
+
+HEALTH_CHECKS = {
+    "actions": HealthCheck("/health", timeout_s=2.0, failures=3),
+    # Rasa's event loop also runs the model, so under heavy load it can be slow to answer for a while, and
+    # replacing it loses every conversation (they are kept in its memory only): it is given much longer.
+    "rasa": HealthCheck("/", timeout_s=5.0, failures=6),
+    "web": HealthCheck("/healthz", timeout_s=3.0, failures=3),
+}
+
+
+class GaveUp(RuntimeError):
+    """A process stopped more often within a minute than RESTARTS_PER_MINUTE allows."""
+
+
+@dataclass
+class _Watch:
+    """What the supervisor knows of one process since it was last started."""
+
+    started_at: float
+    answered: bool = False  # has answered its health check since it started
+    failures: int = 0  # failed health checks in a row
+    restart_at: Optional[float] = None  # set once it has stopped or been stopped: when to start it again
 
 
 def free_port() -> int:
@@ -53,8 +100,22 @@ class Stack:
     log_dir: Optional[Path] = None  # None: children write to this terminal
     # Rasa's HTTP API (conversation trackers) on loopback, behind this token; off unless a tool needs it.
     api_token: Optional[str] = None
+    # The secret Rasa sends the action server with every call; None: RG_ACTION_SERVER_TOKEN, or a new one.
+    action_token: Optional[str] = field(default=None, repr=False)
     processes: Dict[str, subprocess.Popen] = field(default_factory=dict)
-    _logs: List[TextIO] = field(default_factory=list)
+    # When each process was restarted (time.monotonic()), by name.
+    restarts: Dict[str, List[float]] = field(default_factory=dict)
+    _logs: Dict[str, TextIO] = field(default_factory=dict)
+    _commands: Dict[str, List[str]] = field(default_factory=dict)
+    _watches: Dict[str, _Watch] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _stopping: bool = False
+    _next_check_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.action_token is None:
+            configured = self.env.get(ACTION_TOKEN_ENV) or os.environ.get(ACTION_TOKEN_ENV)
+            self.action_token = configured or secrets.token_urlsafe(32)
 
     @property
     def web_url(self) -> str:
@@ -64,17 +125,20 @@ class Stack:
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.rasa}"
 
-    def _environment(self) -> Dict[str, str]:
-        return {
+    def _environment(self, name: str) -> Dict[str, str]:
+        env = {
             **os.environ,
             "RASA_TELEMETRY_ENABLED": "false",
             "TF_CPP_MIN_LOG_LEVEL": "2",
-            "SANIC_HOST": "127.0.0.1",  # rasa-sdk's action server reads its interface from here
             "RG_RASA_URL": self.rasa_url,
             "RG_WEB_PORT": str(self.ports.web),
             "RG_ACTION_SERVER_PORT": str(self.ports.actions),
             **self.env,
         }
+        env.pop(ACTION_TOKEN_ENV, None)
+        if name in ("actions", "rasa"):  # only the two that use it
+            env[ACTION_TOKEN_ENV] = self.action_token or ""
+        return env
 
     def _endpoints_file(self) -> Path:
         if self.ports.actions == 5055:
@@ -91,20 +155,24 @@ class Stack:
         output = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            output = open(self.log_dir / f"{name}.log", "w")
-            self._logs.append(output)
+            # A restarted process writes after its earlier self: what it logged before stopping is kept.
+            output = open(self.log_dir / f"{name}.log", "a" if name in self._logs else "w")
+            if name in self._logs:
+                self._logs[name].close()
+            self._logs[name] = output
+        self._commands[name] = command
         self.processes[name] = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
-            env=self._environment(),
+            env=self._environment(name),
             stdout=output,
             stderr=subprocess.STDOUT if output else None,
             start_new_session=True,  # Ctrl-C reaches the launcher only; it stops each child itself
         )
+        self._watches[name] = _Watch(started_at=time.monotonic())
 
     def start_rasa_and_actions(self) -> None:
-        self._spawn("actions", [rasa_executable(), "run", "actions", "--actions", "actions",
-                                "--port", str(self.ports.actions)])
+        self._spawn("actions", [sys.executable, "-m", "bot.action_server", "--port", str(self.ports.actions)])
         api = ["--enable-api", "--auth-token", self.api_token] if self.api_token else []
         self._spawn("rasa", [
             sys.executable, "-m", "bot.nlu.rasa_server", "run", "--model", str(self.model),
@@ -147,10 +215,94 @@ class Stack:
     def first_exited(self) -> Optional[str]:
         return next((name for name, p in self.processes.items() if p.poll() is not None), None)
 
+    def health_url(self, name: str) -> str:
+        port = {"actions": self.ports.actions, "rasa": self.ports.rasa, "web": self.ports.web}[name]
+        return f"http://127.0.0.1:{port}{HEALTH_CHECKS[name].path}"
+
+    def _answers(self, name: str) -> bool:
+        try:
+            with urllib.request.urlopen(self.health_url(name), timeout=HEALTH_CHECKS[name].timeout_s) as response:
+                return response.status == 200
+        except (OSError, http.client.HTTPException):  # refused, reset, timed out, or not HTTP at all
+            return False
+
+    def supervise_once(self) -> None:
+        """One round of supervision: notices what has exited, starts again what is due, and every
+        CHECK_INTERVAL_S checks the health of the rest (all at once, so one slow check delays no other).
+        Raises GaveUp."""
+        with self._lock:
+            if self._stopping:
+                return
+            now = time.monotonic()
+            for name, process in list(self.processes.items()):
+                watch = self._watches[name]
+                if watch.restart_at is not None:
+                    if now >= watch.restart_at:
+                        self._restart(name)
+                elif process.poll() is not None:
+                    self._schedule_restart(name, "exited")
+            if now < self._next_check_at:
+                return
+            self._next_check_at = now + CHECK_INTERVAL_S
+            alive = [(name, process) for name, process in self.processes.items()
+                     if self._watches[name].restart_at is None and process.poll() is None]
+        if not alive:
+            return
+        with ThreadPoolExecutor(max_workers=len(alive)) as pool:
+            answers = list(pool.map(lambda item: self._answers(item[0]), alive))
+        with self._lock:
+            for (name, process), answered in zip(alive, answers):
+                watch = self._watches[name]
+                if self._stopping or self.processes[name] is not process or watch.restart_at is not None:
+                    continue
+                if answered:
+                    watch.answered, watch.failures = True, 0
+                    continue
+                watch.failures += 1
+                if watch.answered and watch.failures >= HEALTH_CHECKS[name].failures:
+                    self._kill(process)
+                    self._schedule_restart(name, "stopped answering")
+                elif not watch.answered and time.monotonic() - watch.started_at > READY_TIMEOUT_S:
+                    self._kill(process)
+                    self._schedule_restart(name, "did not start")
+
+    def _schedule_restart(self, name: str, reason: str) -> None:
+        now = time.monotonic()
+        recent = [t for t in self.restarts.get(name, []) if now - t < 60]
+        if len(recent) >= RESTARTS_PER_MINUTE:
+            raise GaveUp(f"The {name} process keeps stopping ({len(recent)} restarts within a minute)")
+        pause = RESTART_BACKOFF_S[len(recent)]
+        log.warning("The %s process %s; starting it again in %.1f s", name, reason, pause)
+        self._watches[name].restart_at = now + pause
+
+    def _restart(self, name: str) -> None:
+        self._kill(self.processes[name])
+        self.restarts.setdefault(name, []).append(time.monotonic())
+        self._spawn(name, self._commands[name])
+        log.warning("Started the %s process again", name)
+
+    @staticmethod
+    def _kill(process: subprocess.Popen) -> None:
+        """Stops a process that has exited or hung (a stopped one included) and all it started, at once."""
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            log.error("Process %s did not stop after SIGKILL", process.pid)
+
     def stop(self) -> None:
+        with self._lock:
+            self._stopping = True  # the supervisor starts nothing again from now on
         for process in self.processes.values():
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                    os.killpg(process.pid, signal.SIGCONT)  # a stopped (SIGSTOP) process handles SIGTERM only then
+                except ProcessLookupError:
+                    pass
         deadline = time.monotonic() + 15
         for process in self.processes.values():
             try:
@@ -158,15 +310,48 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-        for log in self._logs:
-            log.close()
+        for output in self._logs.values():
+            output.close()
+
+
+class Supervisor(threading.Thread):
+    """Runs Stack.supervise_once() every POLL_INTERVAL_S until stopped, or until a process keeps stopping
+    (then `gave_up` says which, and the caller stops the assistant)."""
+
+    def __init__(self, stack: Stack, interval_s: float = POLL_INTERVAL_S) -> None:
+        super().__init__(name="supervisor", daemon=True)
+        self.stack = stack
+        self.interval_s = interval_s
+        self.gave_up: Optional[GaveUp] = None
+        self._stop_requested = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_requested.is_set():
+            try:
+                self.stack.supervise_once()
+            except GaveUp as error:
+                self.gave_up = error
+                return
+            except Exception:  # noqa: BLE001  (supervision must outlive its own mistakes)
+                log.exception("Supervising the processes failed; trying again")
+            self._stop_requested.wait(self.interval_s)
+
+    def stop(self) -> None:
+        self._stop_requested.set()
+        if self.is_alive():
+            self.join(timeout=30)
 
 
 def main() -> int:
     settings = load_settings()
-    from bot.callbacks.store import CallbackStore
+    from bot.callbacks.store import CallbackStore, StoreUnavailable
 
-    CallbackStore.from_settings(settings).close()  # creates or migrates the database before anything uses it
+    # The one place `make run` creates or upgrades the database: the services it starts only open an existing one.
+    try:
+        CallbackStore.create_or_upgrade(settings.database_url)
+    except StoreUnavailable as exc:
+        print(f"{exc} Check RG_DATABASE_URL.", file=sys.stderr)
+        return 1
     try:
         model = ensure_model()
     except subprocess.CalledProcessError:
@@ -181,6 +366,8 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # restarts, on this terminal
+    supervisor = Supervisor(stack)
     stack.start()
     try:
         print("Starting the action server, the Rasa server and the website (about 30 seconds)...", flush=True)
@@ -193,17 +380,18 @@ def main() -> int:
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
-        while not stopping and stack.first_exited() is None:
+        supervisor.start()
+        while not stopping and supervisor.is_alive():
             time.sleep(0.5)
-        exited = stack.first_exited()
-        if exited and not stopping:
-            print(f"The {exited} process stopped unexpectedly; stopping the others.", file=sys.stderr)
+        if supervisor.gave_up is not None and not stopping:
+            print(f"{supervisor.gave_up}; stopping the others.", file=sys.stderr)
             return 1
         return 0
     except RuntimeError as error:
         print(error, file=sys.stderr)
         return 1
     finally:
+        supervisor.stop()
         print("Stopping...", flush=True)
         stack.stop()
 

@@ -34,12 +34,13 @@ async def test_an_idle_conversation_is_forgotten_and_an_active_one_kept():
     assert (await store.retrieve("active")).latest_message.text == "is it free?"
 
 
-async def test_rasa_builds_it_from_endpoints_yml():
+async def test_rasa_builds_it_from_endpoints_yml(monkeypatch):
     from rasa.core.tracker_store import create_tracker_store
     from rasa.utils.endpoints import read_endpoint_config
 
     from bot.settings import PROJECT_ROOT
 
+    monkeypatch.setenv("RG_ACTION_SERVER_TOKEN", "a-token")  # the file names it for the action endpoint
     config = read_endpoint_config(str(PROJECT_ROOT / "endpoints.yml"), "tracker_store")
     store = create_tracker_store(config, Domain.empty())
     assert isinstance(store, ForgetfulTrackerStore)

@@ -1,0 +1,82 @@
+"""Rasa's REST channel, registered in credentials.yml as `bot.nlu.rest_channel.QuietRestInput`.
+
+Same URL (/webhooks/rest/webhook) and same replies as Rasa's `rest` channel, with two differences:
+
+- When handling a message times out, is cancelled or fails, Rasa's channel logs the whole message at
+  ERROR; a phone number typed at the phone question would end up in the log. Here only the fact and the
+  exception's type are logged, never the text or the sender. A request whose body is not an object with a
+  text `message` and a text `sender` is refused with 400 before anything reads it, where Rasa's would fail
+  inside its handler (and log the message) or file it under the shared "default" conversation.
+- Every reply carries `X-RG-Rasa-Boot`, a random id made once per process, so the website app can tell
+  that Rasa restarted (and so forgot every conversation, which it keeps in memory only) between two
+  messages of a visitor.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint
+from sanic.exceptions import InvalidUsage
+from sanic.request import Request
+from sanic.response import BaseHTTPResponse
+
+log = logging.getLogger(__name__)
+
+BOOT_HEADER = "X-RG-Rasa-Boot"
+BOOT_ID = secrets.token_hex(8)
+
+
+def _body(request: Request) -> Dict[Text, Any]:
+    body = request.json  # Sanic answers 400 itself when the body is not JSON
+    if not isinstance(body, dict):
+        raise InvalidUsage("The body must be a JSON object.")
+    return body
+
+
+class QuietRestInput(RestInput):
+    """`rest`, as Rasa's, but what people type never reaches the log."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"  # the same URL, and the same input channel recorded in conversations
+
+    async def _extract_sender(self, req: Request) -> Optional[Text]:
+        sender = _body(req).get("sender")
+        if not isinstance(sender, str) or not sender.strip():
+            raise InvalidUsage("`sender` must be a non-empty string.")
+        return sender
+
+    def _extract_message(self, req: Request) -> Optional[Text]:
+        message = _body(req).get("message")
+        if not isinstance(message, str):
+            raise InvalidUsage("`message` must be a string.")
+        return message
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = super().blueprint(_quietly(on_new_message))
+
+        @webhook.on_response
+        async def boot_id(request: Request, response: BaseHTTPResponse) -> None:  # noqa: ARG001
+            response.headers[BOOT_HEADER] = BOOT_ID
+
+        return webhook
+
+
+def _quietly(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[None]]:
+    """Handles the message as Rasa's channel does, catching what it would catch itself but logging only the
+    kind of failure. The reply is then whatever was collected before it, as with Rasa's channel."""
+
+    async def handle(message: UserMessage) -> None:
+        try:
+            await on_new_message(message)
+        except asyncio.CancelledError:
+            log.error("Handling a message was cancelled (the client went away or the reply timed out)")
+        except Exception as error:  # noqa: BLE001  (Rasa's channel catches everything here too)
+            log.error("Handling a message failed (%s)", type(error).__name__)
+
+    return handle
