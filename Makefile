@@ -7,7 +7,7 @@ MODEL = $$($(VENV)/python -c 'from bot.nlu.training import model_path; print(mod
 FAST := not stack and not browser and not model
 
 .PHONY: run test test-fast help setup setup-packages test-setup lint validate train test-stories test-python \
-	shell eval bench bench-quick bench-nlu lock
+	shell eval bench bench-quick bench-nlu load lock
 
 run: setup  ## Start the assistant (action server, Rasa, website) on loopback
 	$(VENV)/python -m bot.launcher
@@ -58,6 +58,9 @@ bench: setup  ## Benchmarks: quality, load, memory, training, beside the stock b
 
 bench-quick: setup  ## A shorter benchmark run (about half an hour)
 	@bench/run.sh quick
+
+load: train  ## 200 visitors asking for a callback for 2 minutes: every one confirmed once or told honestly
+	@bench/run.sh callbacks
 
 lock:  ## Rebuild requirements.lock from the current .venv
 	@{ head -n 2 requirements.lock; $(VENV)/pip freeze --exclude-editable | grep -v '^-e'; } > requirements.lock.new

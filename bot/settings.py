@@ -23,6 +23,9 @@ DEFAULT_QUICK_EXIT_URL = "https://www.bbc.co.uk/weather"
 # Messages a minute to the chat. A person types at most a message every couple of seconds; a household or an
 # office shares one address, so an address has room for several people at once.
 CHAT_LIMIT_PER_SENDER = 30
+# Messages with Rasa at once from this web app. Rasa answers one at a time on its event loop, so more would only
+# queue inside it until they time out; past this a visitor is told at once that it is busy.
+CHAT_MAX_IN_FLIGHT = 8
 CHAT_LIMIT_PER_ADDRESS = 60
 
 
@@ -88,6 +91,7 @@ class Settings:
     quick_exit_url: str = DEFAULT_QUICK_EXIT_URL
     chat_limit_per_sender: int = CHAT_LIMIT_PER_SENDER
     chat_limit_per_address: int = CHAT_LIMIT_PER_ADDRESS
+    chat_max_in_flight: int = CHAT_MAX_IN_FLIGHT
     # Behind a reverse proxy: how to find the visitor's address (Sanic's PROXIES_COUNT, REAL_IP_HEADER and
     # FORWARDED_SECRET). By default no forwarded header is trusted, so nobody can choose their own address.
     proxies_count: int = 0
@@ -132,6 +136,7 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         quick_exit_url=env.get("RG_QUICK_EXIT_URL") or DEFAULT_QUICK_EXIT_URL,
         chat_limit_per_sender=_int(env, "RG_CHAT_LIMIT_PER_SENDER", CHAT_LIMIT_PER_SENDER, minimum=1),
         chat_limit_per_address=_int(env, "RG_CHAT_LIMIT_PER_ADDRESS", CHAT_LIMIT_PER_ADDRESS, minimum=1),
+        chat_max_in_flight=_int(env, "RG_CHAT_MAX_IN_FLIGHT", CHAT_MAX_IN_FLIGHT, minimum=1),
         proxies_count=_int(env, "RG_PROXIES_COUNT", 0),
         real_ip_header=(env.get("RG_REAL_IP_HEADER") or "").strip() or None,
         forwarded_secret=env.get("RG_FORWARDED_SECRET") or None,

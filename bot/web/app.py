@@ -90,6 +90,7 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0) -> Sani
     app.ctx.sender_limit = chat_proxy.RateLimit(settings.chat_limit_per_sender)
     app.ctx.address_limit = chat_proxy.RateLimit(settings.chat_limit_per_address)
     app.ctx.turns = chat_proxy.SenderTurns()
+    app.ctx.rasa_capacity = chat_proxy.RasaCapacity(settings.chat_max_in_flight)
     policy = OriginPolicy(settings.allowed_origins)
     static = _load_static()
 
@@ -169,7 +170,7 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0) -> Sani
 
     def refuse(exc: chat_proxy.ChatError) -> HTTPResponse:
         headers = {"Cache-Control": "no-store"}
-        if isinstance(exc, chat_proxy.TooFast):
+        if isinstance(exc, (chat_proxy.TooFast, chat_proxy.Busy)):
             headers["Retry-After"] = exc.retry_after
         return json(exc.body(), status=exc.status, headers=headers)
 
@@ -190,7 +191,7 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0) -> Sani
             wait_s = app.ctx.sender_limit.take(sender)
             if wait_s:
                 raise chat_proxy.TooFast(wait_s)
-            async with app.ctx.turns.turn(sender):
+            async with app.ctx.turns.turn(sender), app.ctx.rasa_capacity.place():
                 messages = await app.ctx.rasa.send(sender, message)
         except chat_proxy.ChatError as exc:
             return refuse(exc)

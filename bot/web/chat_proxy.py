@@ -39,6 +39,12 @@ TOO_FAST_MESSAGE = (
     "You're sending messages faster than I can answer. Please wait a few seconds and try again. "
     "If you are in danger, call 999."
 )
+BUSY_MESSAGE = (
+    "Lots of people are talking to me right now, so I couldn't answer that one. Nothing has been lost: "
+    "please send it again in a moment. If you are in danger, call 999."
+)
+# How long a message may wait for a free place with Rasa before the visitor is told it is busy.
+CAPACITY_WAIT_S = 5.0
 LOST_CONVERSATION = {
     "text": (
         "Sorry, I lost track of our conversation because of a problem on our side. If you were in the middle of "
@@ -72,6 +78,37 @@ class TooFast(ChatError):
     def __init__(self, retry_after_s: float):
         super().__init__(429, "too_fast", TOO_FAST_MESSAGE)
         self.retry_after = str(max(1, math.ceil(retry_after_s)))
+
+
+class Busy(ChatError):
+    def __init__(self):
+        super().__init__(429, "busy", BUSY_MESSAGE)
+        self.retry_after = "5"
+
+
+class RasaCapacity:
+    """At most `limit` messages with Rasa at once; the next wait in order, briefly, then are told it is busy.
+
+    Without it, a crowd's messages all go to Rasa, queue there behind each other's model inference, and time
+    out together after UPSTREAM_TIMEOUT_S: nobody is answered, and a message that timed out here may still
+    be acted on later. A quick, honest "busy, send it again" keeps the rest answered in good time.
+    """
+
+    def __init__(self, limit: int, wait_s: float = CAPACITY_WAIT_S):
+        self.limit = limit
+        self.wait_s = wait_s
+        self._places = asyncio.Semaphore(limit)
+
+    @contextlib.asynccontextmanager
+    async def place(self) -> AsyncIterator[None]:
+        try:
+            await asyncio.wait_for(self._places.acquire(), self.wait_s)
+        except asyncio.TimeoutError:
+            raise Busy() from None
+        try:
+            yield
+        finally:
+            self._places.release()
 
 
 _LINE_BREAKS = frozenset("\t\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")

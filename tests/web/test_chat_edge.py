@@ -13,6 +13,7 @@ import requests
 
 from bot.web.chat_proxy import (
     BOOT_HEADER,
+    BUSY_MESSAGE,
     CONVERSATION_IDLE_S,
     LOST_CONVERSATION,
     MAX_TRACKED,
@@ -243,6 +244,25 @@ def test_a_message_waits_only_so_long(tmp_path, held):
         held.held.gate.set()
         assert first.result().status_code == 200
     assert [r["message"] for r in held.received] == ["hold on"]
+
+
+def test_past_the_messages_rasa_may_have_at_once_a_visitor_is_told_it_is_busy(tmp_path, held):
+    settings = make_settings(tmp_path / "db.sqlite3", held.url, chat_limit_per_address=LIFTED, chat_max_in_flight=2)
+    with serve_app(settings) as web, ThreadPoolExecutor(4) as pool:
+        web.app.ctx.rasa_capacity.wait_s = 0.5
+        first = pool.submit(chat, web.url, new_sender(), "hold one")
+        second = pool.submit(chat, web.url, new_sender(), "hold two")
+        poll(lambda: len(held.received) == 2)
+        busy = chat(web.url, new_sender(), "anyone there")
+        assert busy.status_code == 429 and busy.headers["Retry-After"] == "5"
+        assert busy.json() == {"error": "busy", "message": BUSY_MESSAGE}
+        assert "999" in BUSY_MESSAGE and "send it again" in BUSY_MESSAGE
+        # A place that frees up in time is taken in turn; Rasa never has more than its share.
+        waiting = pool.submit(chat, web.url, new_sender(), "hold three")
+        held.held.gate.set()
+        assert [f.result().status_code for f in (first, second, waiting)] == [200, 200, 200]
+    assert held.held.most_at_once <= 2
+    assert "anyone there" not in [r["message"] for r in held.received]
 
 
 # --- control characters -----------------------------------------------------------------------------------------
