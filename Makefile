@@ -3,8 +3,8 @@ SHELL := /bin/bash
 VENV := .venv/bin
 RASA := RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/rasa
 MODEL = $$($(VENV)/python -c 'from bot.nlu.training import model_path; print(model_path())')
-# What needs neither the trained model nor the sentence model nor a browser.
-FAST := not stack and not browser and not model
+# What needs neither the trained model nor the sentence model nor a browser, and waits out no real timeouts.
+FAST := not stack and not browser and not model and not processes
 
 .PHONY: run test test-fast help setup setup-packages test-setup lint validate train test-stories test-python \
 	shell eval bench bench-quick bench-nlu load lock
@@ -15,7 +15,7 @@ run: setup  ## Start the assistant (action server, Rasa, website) on loopback
 test: test-setup lint validate train test-stories test-python  ## Every check and test (what CI runs)
 
 test-fast: setup-packages lint  ## The tests that need no model and no browser (under a minute)
-	$(VENV)/pytest -m "$(FAST)"
+	$(VENV)/pytest -m "$(FAST)" -n 2
 
 help:  ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | expand -t 16

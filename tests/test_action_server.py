@@ -32,6 +32,8 @@ from bot.settings import PROJECT_ROOT
 PHONE, NAME = "+441134960175", "Ottoline Brackenbury"
 
 
+pytestmark = pytest.mark.processes
+
 def submit_call(key: Optional[str]) -> dict:
     """An action call as Rasa makes it: the callback form's submit, everything confirmed."""
     slots = {"callback_consent": True, "callback_confirmed": True, "callback_name": NAME, "callback_phone": PHONE,

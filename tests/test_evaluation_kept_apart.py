@@ -2,6 +2,7 @@
 test stories (../shared/eval, written outside the team; see bench/evaluation)."""
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
 from typing import Iterator, List, Tuple
@@ -52,13 +53,21 @@ def project_sentences() -> Iterator[Tuple[str, str]]:
 def copies(sentences: List[str]) -> List[str]:
     found = []
     exact = set(sentences)
+    by_length = sorted(sentences, key=len)
+    lengths = [len(s) for s in by_length]
+    # Two strings can only reach a similarity ratio of NEAR if the shorter is at least NEAR / (2 - NEAR) of the
+    # longer, so only sentences of about the same length are compared.
+    shortest = NEAR / (2 - NEAR)
     for source, text in project_sentences():
         plain = normalise(text)
         words = len(plain.split())
         if words >= MIN_WORDS_EXACT and plain in exact:
             found.append(f"{source}: {text!r}")
-        elif words >= MIN_WORDS_NEAR and difflib.get_close_matches(plain, sentences, n=1, cutoff=NEAR):
-            found.append(f"{source}: {text!r} (nearly)")
+        elif words >= MIN_WORDS_NEAR:
+            alike = by_length[bisect.bisect_left(lengths, len(plain) * shortest):
+                              bisect.bisect_right(lengths, len(plain) / shortest)]
+            if difflib.get_close_matches(plain, alike, n=1, cutoff=NEAR):
+                found.append(f"{source}: {text!r} (nearly)")
     return found
 
 

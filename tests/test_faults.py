@@ -64,6 +64,7 @@ def stand_in(tmp_path) -> Iterator[Stack]:
         stack.stop()
 
 
+@pytest.mark.processes
 def test_a_process_that_exits_is_started_again_after_a_pause(stand_in, caplog):
     first = stand_in.processes["actions"]
     os.killpg(first.pid, signal.SIGKILL)
@@ -75,6 +76,7 @@ def test_a_process_that_exits_is_started_again_after_a_pause(stand_in, caplog):
     assert (stand_in.log_dir / "actions.log").read_text().count("stand-in started") == 2  # the log is kept
 
 
+@pytest.mark.processes
 def test_a_process_that_stops_answering_is_replaced(stand_in, caplog):
     hung = stand_in.processes["actions"]
     os.killpg(hung.pid, signal.SIGSTOP)
@@ -84,6 +86,7 @@ def test_a_process_that_stops_answering_is_replaced(stand_in, caplog):
     assert "The actions process stopped answering" in caplog.text
 
 
+@pytest.mark.processes
 def test_a_process_that_keeps_stopping_stops_the_assistant(tmp_path, monkeypatch):
     monkeypatch.setattr(launcher, "RESTART_BACKOFF_S", (0.0, 0.0, 0.0))
     monkeypatch.setattr(launcher, "RESTARTS_PER_MINUTE", 3)
@@ -97,6 +100,7 @@ def test_a_process_that_keeps_stopping_stops_the_assistant(tmp_path, monkeypatch
         stack.stop()
 
 
+@pytest.mark.processes
 def test_stopping_ends_a_hung_process_too(stand_in):
     hung = stand_in.processes["actions"]
     os.killpg(hung.pid, signal.SIGSTOP)

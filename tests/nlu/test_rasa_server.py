@@ -61,6 +61,7 @@ def test_the_schema_itself_is_checked_once_not_on_every_reply(remote_action, mon
     assert len(checks) == 1
 
 
+@pytest.mark.processes
 def test_it_is_rasas_own_command_line():
     result = subprocess.run([sys.executable, "-m", "bot.nlu.rasa_server", "run", "--help"], cwd=PROJECT_ROOT,
                             capture_output=True, text=True, timeout=120)
