@@ -7,6 +7,9 @@ Same URL (/webhooks/rest/webhook) and same replies as Rasa's `rest` channel, wit
   exception's type are logged, never the text or the sender. A request whose body is not an object with a
   text `message` and a text `sender` is refused with 400 before anything reads it, where Rasa's would fail
   inside its handler (and log the message) or file it under the shared "default" conversation.
+- Every message of a reply says which response it came from (`utter_action`, as Rasa names it), so the
+  website app can offer "was this helpful?" under FAQ answers and notice a question the assistant could
+  not answer. The website app passes none of it on to the browser but an FAQ answer's id.
 - Every reply carries `X-RG-Rasa-Boot`, a random id made once per process, so the website app can tell
   that Rasa restarted (and so forgot every conversation, which it keeps in memory only) between two
   messages of a visitor.
@@ -18,7 +21,7 @@ import logging
 import secrets
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint
 from sanic.exceptions import InvalidUsage
@@ -67,11 +70,35 @@ class QuietRestInput(RestInput):
         return webhook
 
 
+class NamingCollector(CollectingOutputChannel):
+    """Collects into the REST channel's own list, adding the name of the response each message came from."""
+
+    def __init__(self, collector: CollectingOutputChannel) -> None:
+        super().__init__()
+        self.messages = collector.messages  # the list the REST channel answers with
+
+    @staticmethod
+    def _named(message: Dict[Text, Any], kwargs: Dict[Text, Any]) -> Dict[Text, Any]:
+        name = kwargs.get("utter_action")
+        if isinstance(name, str) and name:
+            message["utter_action"] = name
+        return message
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        for part in text.strip().split("\n\n"):
+            await self._persist_message(self._named(self._message(recipient_id, text=part), kwargs))
+
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: Any, **kwargs: Any) -> None:
+        await self._persist_message(self._named(self._message(recipient_id, text=text, buttons=buttons), kwargs))
+
+
 def _quietly(on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Callable[[UserMessage], Awaitable[None]]:
     """Handles the message as Rasa's channel does, catching what it would catch itself but logging only the
     kind of failure. The reply is then whatever was collected before it, as with Rasa's channel."""
 
     async def handle(message: UserMessage) -> None:
+        if isinstance(message.output_channel, CollectingOutputChannel):
+            message.output_channel = NamingCollector(message.output_channel)
         try:
             await on_new_message(message)
         except asyncio.CancelledError:

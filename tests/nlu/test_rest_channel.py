@@ -43,6 +43,14 @@ class StandInAgent:
             raise ValueError(f"could not read {message.text!r} from {message.sender_id}")
         if message.text.startswith("hang"):
             await asyncio.Event().wait()
+        if message.text.startswith("faq"):
+            # As Rasa's processor sends a response: BotUttered.message(), with the response's name.
+            await message.output_channel.send_response(
+                message.sender_id, {"text": "First part.\n\nSecond part.", "utter_action": "utter_faq/what_is_rj"})
+            buttons = [{"title": "Yes", "payload": "/affirm"}]
+            await message.output_channel.send_response(
+                message.sender_id, {"text": "More?", "buttons": buttons, "utter_action": "utter_anything_else"})
+            return
         await message.output_channel.send_text_message(message.sender_id, f"echo: {len(message.text)} characters")
 
 
@@ -81,6 +89,18 @@ async def test_same_url_and_replies_as_rasas_rest_channel_with_the_boot_id(chann
     async with aiohttp.ClientSession() as session:
         async with session.get(url + "/") as health:
             assert health.status == 200 and health.headers[BOOT_HEADER] == BOOT_ID
+
+
+async def test_each_message_names_the_response_it_came_from(channel):
+    url, _ = channel
+    status, _, body = await post(url, {"sender": "visitor-9", "message": "faq please"})
+    assert status == 200
+    assert json.loads(body) == [
+        {"recipient_id": "visitor-9", "text": "First part.", "utter_action": "utter_faq/what_is_rj"},
+        {"recipient_id": "visitor-9", "text": "Second part.", "utter_action": "utter_faq/what_is_rj"},
+        {"recipient_id": "visitor-9", "text": "More?", "buttons": [{"title": "Yes", "payload": "/affirm"}],
+         "utter_action": "utter_anything_else"},
+    ]
 
 
 async def test_a_failure_is_logged_by_kind_only_and_answered_as_rasa_does(channel, caplog):
