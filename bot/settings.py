@@ -27,6 +27,8 @@ CHAT_LIMIT_PER_SENDER = 30
 # queue inside it until they time out; past this a visitor is told at once that it is busy.
 CHAT_MAX_IN_FLIGHT = 8
 CHAT_LIMIT_PER_ADDRESS = 60
+# How long a redacted unanswered question is kept for the team (bot/learning/), unless RG_LEARNING_DAYS says.
+LEARNING_DAYS = 30
 
 
 class SettingsError(ValueError):
@@ -94,6 +96,9 @@ class Settings:
     chat_max_in_flight: int = CHAT_MAX_IN_FLIGHT
     # Behind a reverse proxy: how to find the visitor's address (Sanic's PROXIES_COUNT, REAL_IP_HEADER and
     # FORWARDED_SECRET). By default no forwarded header is trusted, so nobody can choose their own address.
+    # RG_LEARNING=off: no answer votes and no unanswered questions are kept, and the privacy answer says so.
+    learning: bool = True
+    learning_days: int = LEARNING_DAYS
     proxies_count: int = 0
     real_ip_header: Optional[str] = None
     forwarded_secret: Optional[str] = field(default=None, repr=False)
@@ -137,6 +142,8 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         chat_limit_per_sender=_int(env, "RG_CHAT_LIMIT_PER_SENDER", CHAT_LIMIT_PER_SENDER, minimum=1),
         chat_limit_per_address=_int(env, "RG_CHAT_LIMIT_PER_ADDRESS", CHAT_LIMIT_PER_ADDRESS, minimum=1),
         chat_max_in_flight=_int(env, "RG_CHAT_MAX_IN_FLIGHT", CHAT_MAX_IN_FLIGHT, minimum=1),
+        learning=_bool(env, "RG_LEARNING", True),
+        learning_days=_int(env, "RG_LEARNING_DAYS", LEARNING_DAYS, minimum=1),
         proxies_count=_int(env, "RG_PROXIES_COUNT", 0),
         real_ip_header=(env.get("RG_REAL_IP_HEADER") or "").strip() or None,
         forwarded_secret=env.get("RG_FORWARDED_SECRET") or None,

@@ -6,7 +6,12 @@ on free loopback ports with its own SQLite database, once per test session.
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import shutil
+import subprocess
+import tempfile
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -15,6 +20,7 @@ from typing import Iterator, List
 import pytest
 
 from bot.settings import CHAT_LIMITS_LIFTED, PROJECT_ROOT
+from support import free_port
 
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 
@@ -82,3 +88,45 @@ class RestConversation:
 @pytest.fixture
 def conversation(stack) -> RestConversation:
     return RestConversation(stack.rasa_url)
+
+
+@pytest.fixture(scope="session")
+def postgresql():
+    """A real PostgreSQL server on loopback (skipped where PostgreSQL is not installed), once per session."""
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    psycopg2 = pytest.importorskip("psycopg2")
+    if not (initdb and pg_ctl):
+        pytest.skip("PostgreSQL is not installed")
+    # Not under pytest's own temporary directory, which only its owner can enter.
+    run_as = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        if not shutil.which("runuser"):
+            pytest.skip("running as root without runuser")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    data = Path(tempfile.mkdtemp(prefix="rg-test-pg-"))
+    try:
+        if run_as:
+            shutil.chown(data, "postgres")
+        port = free_port()
+        subprocess.run([*run_as, initdb, "-D", str(data / "db"), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+                       check=True, capture_output=True, timeout=120)
+        subprocess.run([*run_as, pg_ctl, "-D", str(data / "db"), "-w", "-l", str(data / "log"),
+                        "-o", f"-p {port} -k {data} -h 127.0.0.1", "start"], check=True, capture_output=True,
+                       timeout=60)
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres", psycopg2
+    finally:
+        subprocess.run([*run_as, pg_ctl, "-D", str(data / "db"), "-m", "fast", "stop"], capture_output=True,
+                       timeout=60)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(postgresql):
+    base, psycopg2 = postgresql
+    name = f"rg_{time.monotonic_ns()}"
+    admin = psycopg2.connect(base)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    yield base.rsplit("/", 1)[0] + "/" + name
+    admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.close()

@@ -22,6 +22,7 @@ from urllib.parse import quote
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -39,6 +40,8 @@ __all__ = [
     "Base",
     "CallbackRequest",
     "NotificationOutbox",
+    "AnswerVotes",
+    "UnansweredQuestion",
     "DatabaseNotReady",
     "make_engine",
     "migrate",
@@ -135,6 +138,37 @@ class NotificationOutbox(Base):
     # When the next automatic attempt may be made (NULL: now); failed_at: automatic attempts stopped.
     next_attempt_at = Column(UTCDateTime)
     failed_at = Column(UTCDateTime)
+
+
+class AnswerVotes(Base):
+    """Visitors' "was this helpful?" votes, counted per answer and day: no text, no visitor, no time of day."""
+
+    __tablename__ = "answer_votes"
+
+    answer = Column(String(80), primary_key=True)
+    day = Column(Date, primary_key=True)
+    helpful = Column(Integer, nullable=False, default=0)
+    unhelpful = Column(Integer, nullable=False, default=0)
+
+
+class UnansweredQuestion(Base):
+    """A visitor's message the assistant did not answer well, kept only after redaction (bot/learning/).
+
+    No visitor id and only the day, so a kept question cannot be tied back to a conversation.
+    """
+
+    __tablename__ = "unanswered_questions"
+
+    id = Column(Integer, primary_key=True)
+    text = Column(String(1000), nullable=False)
+    # Why it was kept: "not_understood", "did_you_mean" or "unhelpful".
+    reason = Column(String(16), nullable=False)
+    # What the visitor was given: an answer id ("faq/...") for an unhelpful vote, else the reason's reply.
+    answer = Column(String(80))
+    kept_on = Column(Date, nullable=False, index=True)
+    # The id of the first question of its group of similar questions (bot/learning/grouping.py); NULL: not
+    # grouped yet.
+    group_id = Column(Integer, index=True)
 
 
 def _prepare_sqlite_file(database: str) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Sequence, Union
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Engine
@@ -336,11 +336,11 @@ class Notifier:
 async def run_outbox_worker(
     notifier: Notifier,
     interval_s: float = 60.0,
-    purge_store: Optional[CallbackStore] = None,
+    purges: Sequence[Callable[[], int]] = (),
     purge_every_s: float = PURGE_EVERY_S,
     clock: Callable[[], datetime] = utcnow,
 ) -> None:
-    """Deliver the outbox every interval_s and purge expired details once a day, until cancelled.
+    """Deliver the outbox every interval_s and run the purges (expired personal data) once a day, until cancelled.
 
     Errors are logged by class name and the loop carries on: a mail or database outage must not
     silently stop notifications for the rest of the process's life. `clock` says what time it is for
@@ -353,12 +353,14 @@ async def run_outbox_worker(
                 await asyncio.to_thread(notifier.deliver_pending, clock())
             except Exception as exc:
                 log.error("Staff notification run failed (%s)", type(exc).__name__)
-        if purge_store is not None and (
-            last_purge is None or time.monotonic() - last_purge >= purge_every_s
-        ):
-            try:
-                await asyncio.to_thread(purge_store.purge)
+        if purges and (last_purge is None or time.monotonic() - last_purge >= purge_every_s):
+            failed = False
+            for purge in purges:
+                try:
+                    await asyncio.to_thread(purge)
+                except Exception as exc:
+                    failed = True
+                    log.error("Purge of expired personal data failed (%s)", type(exc).__name__)
+            if not failed:
                 last_purge = time.monotonic()
-            except Exception as exc:
-                log.error("Purge of expired callback details failed (%s)", type(exc).__name__)
         await asyncio.sleep(interval_s)

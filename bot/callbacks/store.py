@@ -478,6 +478,10 @@ class CallbackStore:
         log.info("Purged personal details from %d callback request(s) older than %d days", count, self.retention_days)
         return count
 
+    def checkpoint(self) -> None:
+        """Folds SQLite's write-ahead log back into the file after personal data was erased."""
+        self._checkpoint(self._ready())
+
     @staticmethod
     def _checkpoint(engine: Engine) -> None:
         # In WAL mode the erased values live on in the -wal file until a checkpoint; fold it back

@@ -181,7 +181,7 @@ async def test_worker_delivers_and_purges_and_survives_errors(tmp_path, caplog):
     store.submit("a", DETAILS)
     notifier = Notifier(store, smtp_settings(port))
     clock = Clock()
-    task = asyncio.create_task(run_outbox_worker(notifier, interval_s=0.02, purge_store=store, clock=clock))
+    task = asyncio.create_task(run_outbox_worker(notifier, interval_s=0.02, purges=(store.purge,), clock=clock))
     try:
         # Server down: the worker tries once, then waits out the retry delay however often it runs...
         await until(lambda: outbox(path)[0][1] == 1)
@@ -215,7 +215,7 @@ async def test_worker_survives_database_errors(caplog):
     caplog.set_level(logging.DEBUG)
     store = CallbackStore("postgresql://u:p@127.0.0.1:1/x")
     notifier = Notifier(store, smtp_settings(free_port()))
-    task = asyncio.create_task(run_outbox_worker(notifier, interval_s=0.05, purge_store=store))
+    task = asyncio.create_task(run_outbox_worker(notifier, interval_s=0.05, purges=(store.purge,)))
     await until(lambda: sum("StoreUnavailable" in r.getMessage() for r in caplog.records) >= 2)
     assert not task.done()
     task.cancel()

@@ -6,11 +6,9 @@ import contextlib
 import io
 import logging
 import os
-import shutil
 import sqlite3
 import stat
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from bot.callbacks import cli
 from bot.callbacks.db import BUSY_TIMEOUT_S, alembic_config, head_revisions, make_engine
 from bot.callbacks.store import CallbackDetails, CallbackStore, StoreNotReady, StoreUnavailable
-from support import DETAILS, NAME, PHONE, assert_no_personal_data, free_port
+from support import DETAILS, NAME, PHONE, assert_no_personal_data
 
 
 @pytest.fixture
@@ -241,47 +239,6 @@ def test_a_service_opening_a_database_never_writes_outside_it(url, created):
 
 
 # --- PostgreSQL: the same rule, on a real server when one is installed ------------------------------------
-
-
-@pytest.fixture(scope="module")
-def postgresql():
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    psycopg2 = pytest.importorskip("psycopg2")
-    if not (initdb and pg_ctl):
-        pytest.skip("PostgreSQL is not installed")
-    # Not under pytest's own temporary directory, which only its owner can enter.
-    run_as = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        if not shutil.which("runuser"):
-            pytest.skip("running as root without runuser")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    data = Path(tempfile.mkdtemp(prefix="rg-test-pg-"))
-    try:
-        if run_as:
-            shutil.chown(data, "postgres")
-        port = free_port()
-        subprocess.run([*run_as, initdb, "-D", str(data / "db"), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-                       check=True, capture_output=True, timeout=120)
-        subprocess.run([*run_as, pg_ctl, "-D", str(data / "db"), "-w", "-l", str(data / "log"),
-                        "-o", f"-p {port} -k {data} -h 127.0.0.1", "start"], check=True, capture_output=True,
-                       timeout=60)
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres", psycopg2
-    finally:
-        subprocess.run([*run_as, pg_ctl, "-D", str(data / "db"), "-m", "fast", "stop"], capture_output=True,
-                       timeout=60)
-        shutil.rmtree(data, ignore_errors=True)
-
-
-@pytest.fixture
-def pg_url(postgresql):
-    base, psycopg2 = postgresql
-    name = f"rg_{time.monotonic_ns()}"
-    admin = psycopg2.connect(base)
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    yield base.rsplit("/", 1)[0] + "/" + name
-    admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.close()
 
 
 def test_postgresql_must_already_be_migrated(pg_url):

@@ -1,0 +1,1 @@
+"""What the assistant learns from visitors: answer votes and redacted unanswered questions, for staff."""
