@@ -489,5 +489,9 @@ class ActionAnswerPrivacy(Action):
         return "action_answer_privacy"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(response="utter_privacy", retention_days=load_settings().retention_days)
+        settings = load_settings()
+        # The answer must say what this deployment does: the test of RG_LEARNING checks both agree.
+        response = "utter_privacy_learning" if settings.learning else "utter_privacy"
+        dispatcher.utter_message(response=response, retention_days=settings.retention_days,
+                                 learning_days=settings.learning_days)
         return []

@@ -349,10 +349,16 @@ async def test_asking_for_a_callback_again_during_the_form_is_left_to_the_rules(
 
 async def test_the_privacy_answer_gives_the_configured_retention(monkeypatch):
     monkeypatch.setenv("RG_RETENTION_DAYS", "45")
+    monkeypatch.setenv("RG_LEARNING_DAYS", "20")
+    dispatcher = CollectingDispatcher()
+    await actions.ActionAnswerPrivacy().run(dispatcher, tracker("what do you keep", "ask_privacy"), DOMAIN)
+    assert dispatcher.messages[0]["response"] == "utter_privacy_learning"
+    assert dispatcher.messages[0]["retention_days"] == 45
+    assert dispatcher.messages[0]["learning_days"] == 20
+    monkeypatch.setenv("RG_LEARNING", "off")
     dispatcher = CollectingDispatcher()
     await actions.ActionAnswerPrivacy().run(dispatcher, tracker("what do you keep", "ask_privacy"), DOMAIN)
     assert dispatcher.messages[0]["response"] == "utter_privacy"
-    assert dispatcher.messages[0]["retention_days"] == 45
 
 
 async def test_submit_stores_once_and_then_gives_the_reference(database):

@@ -187,3 +187,35 @@ def test_nothing_typed_in_a_callback_reaches_the_logs(stack, conversation):
     assert logs, "the stack wrote no logs to check"
     for typed in ("Marguerite", "0113 496 0199", "+441134960199", "441134960199", "after teatime", "parking"):
         assert typed not in logs
+
+
+def test_visitors_can_rate_answers_and_unanswered_questions_are_kept_redacted(stack, stack_database):
+    """Through the website app, as the widget talks: Rasa's own REST channel names each response."""
+    import uuid
+
+    import requests
+
+    from bot.learning.records import LearningRecords
+
+    def chat(sender: str, message: str) -> List[dict]:
+        response = requests.post(stack.web_url + "/chat", json={"sender": sender, "message": message}, timeout=60)
+        assert response.status_code == 200, response.text
+        return response.json()["messages"]
+
+    store = CallbackStore(stack_database, create=False)
+    records = LearningRecords(store, keep_days=30)
+    before = {q.id for q in records.questions()}
+    sender = str(uuid.uuid4())
+    answered = chat(sender, "whats restorative justice then")
+    assert [m.get("answer") for m in answered if "answer" in m] == ["faq/what_is_rj"]
+    assert all(set(m) <= {"text", "buttons", "answer"} for m in answered)
+    vote = {"sender": sender, "answer": "faq/what_is_rj", "helpful": False}
+    assert requests.post(stack.web_url + "/feedback", json=vote, timeout=10).status_code == 204
+    chat(sender, "blorp fizzwhack 07700 900357")  # nothing the assistant can answer, with a number in it
+    privacy = " ".join(m.get("text", "") for m in chat(sender, "do you keep what i type"))
+    assert "stays 30 days" in privacy
+    kept = [(q.text, q.reason) for q in records.questions() if q.id not in before]
+    store.close()
+    assert ("whats restorative justice then", "unhelpful") in kept
+    assert any(reason in ("not_understood", "did_you_mean") and "[PHONE]" in text and "900357" not in text
+               for text, reason in kept), kept

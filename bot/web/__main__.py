@@ -25,7 +25,9 @@ def main() -> int:
 
     store = CallbackStore.from_settings(settings)
     try:
-        app = create_app(settings, store)
+        from bot.learning.grouping import GROUPING_EVERY_S
+
+        app = create_app(settings, store, group_every_s=GROUPING_EVERY_S)
         # One worker: staff sessions and sign-in throttling live in this process's memory.
         app.run(host=settings.web_host, port=settings.web_port, workers=1, access_log=False, debug=False)
     finally:

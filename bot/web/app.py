@@ -9,13 +9,17 @@ import hashlib
 import itertools
 import logging
 from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, Optional
 
 from sanic import Sanic
 from sanic.exceptions import InvalidUsage, PayloadTooLarge, SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse, empty, json, raw, text
 
+from bot.callbacks.store import StoreUnavailable
+from bot.learning.answers import faq_answers
+from bot.learning.chat_observer import ChatObserver
+from bot.learning.records import LearningRecords
 from bot.settings import CONTACT_EMAIL, DEFAULT_QUICK_EXIT_URL
 from bot.web import chat_proxy
 from bot.web.rendering import STATIC_DIR, render, render_html
@@ -74,7 +78,10 @@ def _route_name(kind: str, path: str) -> str:
     return kind + path.replace("/", "_").replace(".", "_")
 
 
-def create_app(settings, store=None, *, outbox_interval_s: float = 30.0) -> Sanic:
+def create_app(settings, store=None, *, outbox_interval_s: float = 30.0,
+               group_every_s: Optional[float] = None) -> Sanic:
+    """The app; with a store it also delivers staff emails, purges old data once a day and, with group_every_s,
+    groups newly kept questions that often (in a short-lived process of its own: bot/learning/grouping.py)."""
     # Each app needs its own name in Sanic's registry; tests build several in one process.
     app = Sanic(f"rg_web_{next(_app_numbers)}")
     # Enough for a 1000-character message even if every character is escaped as \uXXXX twice over.
@@ -91,6 +98,8 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0) -> Sani
     app.ctx.address_limit = chat_proxy.RateLimit(settings.chat_limit_per_address)
     app.ctx.turns = chat_proxy.SenderTurns()
     app.ctx.rasa_capacity = chat_proxy.RasaCapacity(settings.chat_max_in_flight)
+    app.ctx.learning_records = LearningRecords(store, settings.learning_days) if store is not None else None
+    app.ctx.learning = ChatObserver(app.ctx.learning_records, settings.learning)
     policy = OriginPolicy(settings.allowed_origins)
     static = _load_static()
 
@@ -107,16 +116,24 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0) -> Sani
         if store is None:
             return
         from bot.callbacks.notifications import Notifier, run_outbox_worker
+        from bot.learning.grouping import run_grouping_worker
 
         notifier = Notifier(store, settings.smtp)
         app.ctx.outbox_task = loop.create_task(
-            run_outbox_worker(notifier, interval_s=outbox_interval_s, purge_store=store)
+            run_outbox_worker(notifier, interval_s=outbox_interval_s,
+                              purges=(store.purge, app.ctx.learning_records.purge))
         )
+        app.ctx.grouping_task = None
+        if group_every_s and settings.learning:
+            app.ctx.grouping_task = loop.create_task(
+                run_grouping_worker(app.ctx.learning_records, settings.database_url, every_s=group_every_s)
+            )
 
     @app.listener("before_server_stop")
     async def stop_outbox(app: Sanic, loop) -> None:
-        task = getattr(app.ctx, "outbox_task", None)
-        if task is not None:
+        for task in (getattr(app.ctx, "outbox_task", None), getattr(app.ctx, "grouping_task", None)):
+            if task is None:
+                continue
             task.cancel()
             try:
                 await task
@@ -197,7 +214,40 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0) -> Sani
             return refuse(exc)
         except chat_proxy.Unavailable:
             return json(_UNAVAILABLE, status=503, headers={"Cache-Control": "no-store"})
+        messages = await app.ctx.learning.relay(sender, message, messages)
         return json({"messages": messages}, headers={"Cache-Control": "no-store"})
+
+    @app.post("/feedback")
+    async def feedback(request: Request) -> HTTPResponse:
+        """A "was this helpful?" vote from the widget: the answer's id and yes or no, counted per day."""
+        if not policy.may_post(request.headers.get("origin"), request.headers.get("host")):
+            return json({"error": "forbidden_origin", "message": "This site may not use the chat."}, status=403)
+        wait_s = app.ctx.address_limit.take(client_address(request))
+        if wait_s:
+            return refuse(chat_proxy.TooFast(wait_s))
+        if not app.ctx.learning.active:
+            return json({"error": "off", "message": "Answers are not being rated here."}, status=404,
+                        headers={"Cache-Control": "no-store"})
+        try:
+            body = request.json
+        except InvalidUsage:
+            body = None
+        sender = body.get("sender") if isinstance(body, dict) else None
+        answer = body.get("answer") if isinstance(body, dict) else None
+        helpful = body.get("helpful") if isinstance(body, dict) else None
+        if (not isinstance(sender, str) or not chat_proxy.is_sender(sender) or not isinstance(answer, str)
+                or answer not in faq_answers() or not isinstance(helpful, bool)):
+            return json({"error": "bad_request", "message": "Sorry, that didn't send."}, status=400,
+                        headers={"Cache-Control": "no-store"})
+        wait_s = app.ctx.sender_limit.take(sender.lower())
+        if wait_s:
+            return refuse(chat_proxy.TooFast(wait_s))
+        try:
+            await app.ctx.learning.vote(sender.lower(), answer, helpful)
+        except StoreUnavailable:
+            return json({"error": "unavailable", "message": "Sorry, that didn't send."}, status=503,
+                        headers={"Cache-Control": "no-store"})
+        return empty(status=204, headers={"Cache-Control": "no-store"})
 
     def serve_static(request: Request) -> HTTPResponse:
         item = static[request.path]

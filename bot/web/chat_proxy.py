@@ -1,7 +1,9 @@
 """POST /chat: checks the widget's request, holds off floods, and relays it to Rasa's REST channel on loopback.
 
 Only text and buttons come back to the browser: anything else Rasa might attach (custom payloads, images,
-recipient ids) is dropped. Message text and sender ids are never logged: people write about crimes here.
+recipient ids) is dropped. The name of the response a message came from is kept for the web app's learning
+(bot/learning/chat_observer.py), which takes it off before the reply leaves. Message text and sender ids are
+never logged: people write about crimes here.
 
 The limits are written here rather than taken from a library: none in the pinned environment does rate limits
 for Sanic, and what is needed is small (token buckets and a per-visitor turn, both forgetting idle keys).
@@ -56,6 +58,7 @@ LOST_CONVERSATION = {
 # else typed with a leading slash is passed on as ordinary text: Rasa logs the whole text of an intent
 # command it cannot parse, and what people type here may be a phone number or worse.
 _INTENT_COMMAND = re.compile(r'^/[a-z_]+(\{"[a-z_]+": ?"[a-z_]+"\})?$')
+_RESPONSE_NAME = re.compile(r"^utter_[a-z0-9_/]{1,80}$")
 _SENDER = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
@@ -129,11 +132,16 @@ def clean_text(text: str) -> str:
     return "".join(kept)
 
 
+def is_sender(value: str) -> bool:
+    """A visitor id as the widget makes them: a random (version 4) UUID."""
+    return bool(_SENDER.fullmatch(value.lower()))
+
+
 def validate(body: Any) -> tuple[str, str]:
     if not isinstance(body, dict):
         raise ChatError(400, "bad_request", "Sorry, something went wrong sending that. Please try again.")
     sender, message = body.get("sender"), body.get("message")
-    if not isinstance(sender, str) or not _SENDER.fullmatch(sender.lower()):
+    if not isinstance(sender, str) or not is_sender(sender):
         raise ChatError(400, "bad_sender", "Sorry, something went wrong. Please reload the page and try again.")
     message = clean_text(message).strip() if isinstance(message, str) else ""
     if not message:
@@ -173,6 +181,9 @@ def clean_messages(raw: Any) -> List[dict]:
         if buttons:
             out["buttons"] = buttons
         if out:
+            name = item.get("utter_action")
+            if isinstance(name, str) and _RESPONSE_NAME.match(name):
+                out["utter_action"] = name
             messages.append(out)
     return messages
 

@@ -14,7 +14,7 @@ _CSP_BASE = (
 CSP_PUBLIC = _CSP_BASE + "; frame-ancestors 'self'"
 CSP_STAFF = _CSP_BASE + "; frame-ancestors 'none'"
 
-CORS_PATHS = ("/chat", "/widget.js", "/widget.css")
+CORS_PATHS = ("/chat", "/feedback", "/widget.js", "/widget.css")
 # Production is served over HTTPS only; a year is what browsers' preload lists ask for. Never sent in
 # development: a browser would then refuse http://127.0.0.1 for a year.
 HSTS = "max-age=31536000"
