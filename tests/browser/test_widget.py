@@ -131,9 +131,9 @@ def test_reply_markup_never_runs_or_links(page, web):
     page.wait_for_timeout(300)
     assert page.evaluate("() => window.__pwned") is None
     assert page.locator(".rgw img, .rgw script").count() == 0
-    hrefs = page.locator(".rgw a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    hrefs = page.locator(".rgw-log a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
     assert hrefs == ["https://example.org/info"]
-    link = page.locator(".rgw a")
+    link = page.locator(".rgw-log a")
     expect(link).to_have_attribute("rel", "noopener noreferrer")
     expect(link).to_have_attribute("target", "_blank")
     expect(message).to_contain_text("javascript:window.__pwned=4")

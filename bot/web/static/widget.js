@@ -1,4 +1,5 @@
-{# The web app serves this file rendered with Jinja2 (bot/web/rendering.py): the texts in braces come from Python. #}
+{# The web app serves this file rendered with Jinja2 (bot/web/rendering.py): the texts in braces come from Python.
+   Comments are Jinja2 comments, so that they are not sent to every visitor. #}
 /* Restorative Gloucestershire chat widget. No dependencies; loads only its own stylesheet.
  * Bot text is only ever inserted as text nodes, so a reply can never become markup or script. */
 (function () {
@@ -13,17 +14,21 @@
   var title = (ds.title || 'Chat with us').slice(0, 60);
   var exitUrl = httpUrl(ds.exitUrl) ? ds.exitUrl : {{ default_exit_url|tojson }};
   var colour = /^#[0-9a-f]{6}$/i.test(ds.primaryColour || '') ? ds.primaryColour : '#1d4f6e';
-  // Shown when this server cannot be reached at all, so the server writes it in when it serves this file.
+  {# Shown when this server cannot be reached at all, so the server writes it in when it serves this file. #}
   var ERROR_TEXT = {{ unavailable_message|tojson }};
   var KEYS = { sender: 'rgChat.sender', log: 'rgChat.log', open: 'rgChat.open' };
   var MAX_KEPT = 200;
+  {# An answer the visitor may rate, as the server names it; anything else gets no buttons. #}
+  var ANSWER_RE = /^faq\/[a-z0-9_]{1,60}$/;
+  {# Shift pressed three times within this many milliseconds leaves the page, as GOV.UK's "Exit this page" does. #}
+  var SHIFT_WINDOW_MS = 5000;
 
   function httpUrl(value) {
     if (!value) return false;
     try { return /^https?:$/.test(new URL(value, location.href).protocol); } catch (e) { return false; }
   }
 
-  // sessionStorage can throw (blocked storage, private modes); the chat still works, just without memory.
+  {# sessionStorage can throw (blocked storage, private modes); the chat still works, just without memory. #}
   function load(key) { try { return sessionStorage.getItem(key); } catch (e) { return null; } }
   function save(key, value) { try { sessionStorage.setItem(key, value); } catch (e) { /* not kept */ } }
   function forget() { for (var k in KEYS) { try { sessionStorage.removeItem(KEYS[k]); } catch (e) { /* nothing kept */ } } }
@@ -43,7 +48,7 @@
 
   function keep() { save(KEYS.log, JSON.stringify(history.slice(-MAX_KEPT))); }
 
-  // Pick white or near-black text on the chosen colour, whichever reads better (WCAG contrast).
+  {# Pick white or near-black text on the chosen colour, whichever reads better (WCAG contrast). #}
   function luminance(hex) {
     var c = [1, 3, 5].map(function (i) {
       var v = parseInt(hex.substr(i, 2), 16) / 255;
@@ -86,6 +91,7 @@
   heading.id = 'rgw-title';
   var exitButton = el('button', 'rgw-exit', 'Quick exit');
   exitButton.type = 'button';
+  exitButton.setAttribute('aria-describedby', 'rgw-exit-hint');
   var closeButton = el('button', 'rgw-close');
   closeButton.type = 'button';
   closeButton.setAttribute('aria-label', 'Close chat');
@@ -93,6 +99,18 @@
   head.appendChild(heading);
   head.appendChild(exitButton);
   head.appendChild(closeButton);
+
+  {# Always on show, outside the log: never scrolled away, never read out again with each new message. #}
+  var safety = el('div', 'rgw-safety');
+  var danger = el('p', 'rgw-danger', 'In danger now? Call ');
+  var call = el('a', 'rgw-call', '999');
+  call.href = 'tel:999';
+  danger.appendChild(call);
+  danger.appendChild(document.createTextNode('. This chat is not watched.'));
+  var exitHint = el('p', 'rgw-exit-hint', 'To leave quickly, press Shift 3 times.');
+  exitHint.id = 'rgw-exit-hint';
+  safety.appendChild(danger);
+  safety.appendChild(exitHint);
 
   var log = el('div', 'rgw-log');
   log.setAttribute('role', 'log');
@@ -120,13 +138,14 @@
   form.appendChild(row);
 
   panel.appendChild(head);
+  panel.appendChild(safety);
   panel.appendChild(log);
   panel.appendChild(status);
   panel.appendChild(form);
   root.appendChild(panel);
   root.appendChild(launcher);
 
-  // Only http(s) addresses become links; everything else, "javascript:" included, stays plain text.
+  {# Only http(s) addresses become links; everything else, "javascript:" included, stays plain text. #}
   var URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
   function appendText(parent, text) {
     var last = 0, m;
@@ -165,6 +184,7 @@
       });
       item.appendChild(group);
     }
+    if (entry.answer) item.appendChild(rating(entry));
     if (entry.retry) {
       var again = el('button', 'rgw-choice rgw-retry', 'Try again');
       again.type = 'button';
@@ -177,6 +197,72 @@
     log.appendChild(item);
     log.scrollTop = log.scrollHeight;
     return item;
+  }
+
+  {# "Was this helpful?" under an answer the server marked as rateable. A vote is not a chat message: it never #}
+  {# waits for `busy`, and it is given once per answer (kept as `voted` in the history, like `used` for buttons). #}
+  var ratings = 0;
+  function rating(entry) {
+    var box = el('div', 'rgw-rate');
+    var said = el('p', 'rgw-rate-said');
+    said.setAttribute('role', 'status');
+    if (entry.voted) {
+      said.textContent = 'Thanks for telling us.';
+      box.appendChild(said);
+      return box;
+    }
+    var ask = el('div', 'rgw-rate-ask');
+    var question = el('span', 'rgw-rate-q', 'Was this helpful?');
+    question.id = 'rgw-rate-q' + (++ratings);
+    ask.setAttribute('role', 'group');
+    ask.setAttribute('aria-labelledby', question.id);
+    ask.appendChild(question);
+    var sending = false;
+    [[true, 'Yes', 'Yes, this answer helped'], [false, 'No', 'No, this answer didn\'t help']].forEach(function (v) {
+      var button = el('button', 'rgw-rate-btn', v[1]);
+      button.type = 'button';
+      button.setAttribute('aria-label', v[2]);
+      button.addEventListener('click', function () { vote(v[0]); });
+      ask.appendChild(button);
+    });
+    box.appendChild(ask);
+    box.appendChild(said);
+
+    function pending(on) {
+      sending = on;
+      {# aria-disabled, not disabled: a disabled button would drop the keyboard focus. #}
+      Array.prototype.forEach.call(ask.querySelectorAll('button'), function (b) {
+        b.setAttribute('aria-disabled', on ? 'true' : 'false');
+      });
+    }
+    function vote(helpful) {
+      if (sending || entry.voted) return;
+      pending(true);
+      said.textContent = '';
+      var controller = window.AbortController ? new AbortController() : null;
+      var timer = setTimeout(function () { controller && controller.abort(); }, 15000);
+      fetch(server + '/feedback', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ sender: sender, answer: entry.answer, helpful: helpful }),
+        credentials: 'omit',
+        signal: controller ? controller.signal : undefined
+      }).then(function (response) {
+        if (!response.ok) throw new Error('not sent');
+        entry.voted = true;
+        keep();
+        var hadFocus = ask.contains(document.activeElement);
+        {# The thanks takes the buttons' place at the same height, so nothing below moves. #}
+        box.style.minHeight = box.getBoundingClientRect().height + 'px';
+        box.removeChild(ask);
+        said.textContent = 'Thanks for telling us.';
+        if (hadFocus) { said.tabIndex = -1; said.focus({ preventScroll: true }); }
+      }).catch(function () {
+        pending(false);
+        said.textContent = 'Sorry, that didn\'t send.';
+      }).then(function () { clearTimeout(timer); });
+    }
+    return box;
   }
 
   function add(entry) {
@@ -219,7 +305,9 @@
     }).then(function (data) {
       setBusy(false);
       (data.messages || []).forEach(function (m) {
-        add({ from: 'bot', text: m.text || '', buttons: (m.buttons || []).slice(0, 10) });
+        var entry = { from: 'bot', text: m.text || '', buttons: (m.buttons || []).slice(0, 10) };
+        if (typeof m.answer === 'string' && ANSWER_RE.test(m.answer)) entry.answer = m.answer;
+        add(entry);
       });
     }).catch(function (data) {
       setBusy(false);
@@ -265,15 +353,30 @@
     if (event.key === 'Escape') { event.preventDefault(); close(); }
   });
 
-  exitButton.addEventListener('click', function () {
+  {# Quick exit, from the button or from Shift pressed three times: forget the conversation and leave. #}
+  function quickExit() {
     forget();
     history = [];
     while (log.firstChild) log.removeChild(log.firstChild);
     input.value = '';
     panel.hidden = true;
-    // replace(): the Back button must not lead back to this page.
+    {# replace(): the Back button must not lead back to this page. #}
     location.replace(exitUrl);
-  });
+  }
+  exitButton.addEventListener('click', quickExit);
+
+  {# Shift alone, three times within SHIFT_WINDOW_MS, anywhere on the page (widget open or not, typing or not). #}
+  {# A held Shift repeats without counting again; any other key in between, or Shift pressed while Ctrl, Alt or #}
+  {# Meta is held (switching keyboard layout, say), starts the count afresh. #}
+  var shiftPresses = 0, firstShiftAt = 0;
+  document.addEventListener('keydown', function (event) {
+    if (event.key !== 'Shift' || event.ctrlKey || event.altKey || event.metaKey) { shiftPresses = 0; return; }
+    if (event.repeat) return;
+    var now = Date.now();
+    if (!shiftPresses || now - firstShiftAt > SHIFT_WINDOW_MS) { shiftPresses = 0; firstShiftAt = now; }
+    shiftPresses += 1;
+    if (shiftPresses >= 3) { shiftPresses = 0; quickExit(); }
+  }, true);
 
   function mount() {
     history.forEach(render);
