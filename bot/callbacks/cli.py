@@ -1,20 +1,27 @@
-"""Staff command line for callback requests: `python -m bot.callbacks.cli` or `rg-staff`.
+"""Staff command line for callback requests and what visitors asked: `python -m bot.callbacks.cli` or `rg-staff`.
 
 Exit codes: 0 done, 1 unknown reference, 2 bad usage or configuration, 3 database unavailable.
 The list view leaves out names and phone numbers so it can be run with someone looking over a
 shoulder; `show` prints one request in full when a staff member is about to call. Text from the database is
 printed with any control characters written out (ESC as \x1b), so a request can never drive the terminal.
 Only `migrate` creates or upgrades the database; every other command needs it to exist already.
+Phone numbers are shown as staff dial them ("07700 900123"); the CSV export keeps the stored E.164 form.
+`unanswered`, `votes`, `export-nlu` and `group` show the redacted questions the assistant could not answer and the
+votes on its answers (bot/learning/), as the staff page /staff/learning does.
 """
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import os
 import sys
+from collections import Counter
 from dataclasses import replace
+from datetime import date
 from typing import List, Optional, Sequence, TextIO
 
+from bot.callbacks.dialling import dial_format
 from bot.callbacks.staff_time import format_for_staff
 from bot.callbacks.store import (
     CallbackRecord,
@@ -77,7 +84,7 @@ def _print_record(r: CallbackRecord, out: TextIO) -> None:
     else:
         lines += [
             ("Name", visible_text(r.name) or "-"),
-            ("Phone", visible_text(r.phone) or "-"),
+            ("Phone", visible_text(dial_format(r.phone)) or "-"),
             ("Safe to say who is calling / leave voicemail", yes_no(r.safe_to_identify)),
             ("Best time", visible_text(r.best_time) or "-"),
             ("Role", r.role_label or "-"),
@@ -96,6 +103,76 @@ def _print_record(r: CallbackRecord, out: TextIO) -> None:
         )
 
 
+def _day(day: Optional[date]) -> str:
+    return f"{day.day} {day.strftime('%b %Y')}" if day else "-"
+
+
+def _days(first: Optional[date], last: Optional[date]) -> str:
+    return _day(first) if not last or last == first else f"{_day(first)} to {_day(last)}"
+
+
+def _print_wordings(label: str, wordings: List[tuple], out: TextIO) -> None:
+    # Visitor text, escaped like a note: a kept question can never drive the terminal.
+    for n, (text, times) in enumerate(wordings):
+        print(f"  {label + ':' if n == 0 else '':<9}{visible_text(text)}{f' (x{times})' if times > 1 else ''}",
+              file=out)
+
+
+def _print_groups(groups, out: TextIO, others_shown: int = 10) -> None:
+    """Each group of similar questions: how often and when, its example, other wordings, the answers given."""
+    if not groups:
+        print("No unanswered questions are kept.", file=out)
+        return
+    waiting = groups[-1] if groups[-1].id is None else None
+    grouped = groups[:-1] if waiting else groups
+    for number, group in enumerate(groups, start=1):
+        when = _days(group.first_day, group.last_day)
+        wordings = list(Counter(group.texts).items())  # each distinct wording once, the example first
+        if group is waiting:
+            print(f"New, not grouped yet: {group.count} question(s), {when}", file=out)
+            _print_wordings("Asked", wordings, out)
+        else:
+            print(f"Group {number}: asked {group.count} time(s), {when}", file=out)
+            _print_wordings("Example", wordings[:1], out)
+            _print_wordings("Also", wordings[1:others_shown + 1], out)
+            if len(wordings) > others_shown + 1:
+                print(f"  {'':<9}... and {len(wordings) - others_shown - 1} more (see export-nlu)", file=out)
+        print(f"  {'Given:':<9}{visible_text('; '.join(group.answer_labels())) or '-'}", file=out)
+        print(file=out)
+    total = sum(group.count for group in groups)
+    not_grouped = f"; {waiting.count} not grouped yet" if waiting else ""
+    print(f"{total} question(s) in {len(grouped)} group(s){not_grouped}.", file=out)
+
+
+def _print_votes(votes, out: TextIO) -> None:
+    if not votes:
+        print("No answer has been rated yet.", file=out)
+        return
+    titles = [visible_text(summary.title) for summary in votes]
+    width = max(len("ANSWER"), *(len(title) for title in titles))
+    print(f"{'ANSWER':<{width}}  {'HELPFUL':>7}  {'UNHELPFUL':>9}", file=out)
+    for title, summary in zip(titles, votes):
+        print(f"{title:<{width}}  {summary.helpful:>7}  {summary.unhelpful:>9}", file=out)
+    print(f"{len(votes)} answer(s) rated; most unhelpful votes first.", file=out)
+
+
+def _regroup(records, err: TextIO) -> Optional[int]:
+    """How many groups, or None (said on err) when the sentence model is not installed."""
+    from bot.nlu import sentence_model
+
+    if not sentence_model.is_installed():
+        print("The sentence model is not installed, so questions cannot be grouped: run `make setup`.", file=err)
+        return None
+    from bot.learning.grouping import regroup, sentence_encoder
+
+    def encode(texts):
+        # Loaded only once the questions have been read: a missing database or no questions costs no model load.
+        print("Grouping the questions (loading the sentence model takes a little while)...", file=err)
+        return sentence_encoder()(texts)
+
+    return regroup(records, encode)
+
+
 def _open_private(path: str) -> TextIO:
     # The export holds names and numbers: create it owner-only (and tighten an existing file)
     # rather than relying on the umask.
@@ -106,7 +183,9 @@ def _open_private(path: str) -> TextIO:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="rg-staff", description="Work through callback requests from the assistant."
+        prog="rg-staff",
+        description="Work through callback requests from the assistant, and see what visitors asked that it could "
+                    "not answer.",
     )
     parser.add_argument("--database-url", help="overrides RG_DATABASE_URL")
     parser.add_argument("--verbose", "-v", action="store_true", help="show log messages")
@@ -130,6 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
         "notify", help="send waiting staff notification emails now, including any no longer retried automatically"
     )
     commands.add_parser("migrate", help="create or upgrade the database schema")
+    unanswered = commands.add_parser(
+        "unanswered", help="questions the assistant could not answer (redacted), grouped by similarity"
+    )
+    unanswered.add_argument("--group", action="store_true", help="group every kept question again first")
+    commands.add_parser("votes", help="helpful and unhelpful votes on each answer")
+    export_nlu = commands.add_parser(
+        "export-nlu", help="write the unanswered questions as Rasa NLU training data to label"
+    )
+    export_nlu.add_argument("file", metavar="FILE", help="file to create (owner-only), or - for standard output")
+    commands.add_parser("group", help="group the unanswered questions by similarity now (loads the sentence model)")
     return parser
 
 
@@ -218,6 +307,41 @@ def _dispatch(args, settings, store: CallbackStore, out: TextIO, err: TextIO) ->
                 print(f"Warning: {undeliverable_warning(report.undeliverable)}", file=err)
             if report.failed:
                 return EXIT_UNAVAILABLE
+    elif command in ("unanswered", "votes", "export-nlu", "group"):
+        return _learning(args, settings, store, out, err)
+    return EXIT_OK
+
+
+def _learning(args, settings, store: CallbackStore, out: TextIO, err: TextIO) -> int:
+    from bot.learning.records import LearningRecords
+
+    records = LearningRecords(store, settings.learning_days)
+    command = args.command
+    if not settings.learning:
+        print("Note: collection is switched off (RG_LEARNING=off); this is what is still stored until it expires.",
+              file=err)
+    if command == "group" or (command == "unanswered" and args.group):
+        groups = _regroup(records, err)
+        if groups is None:
+            return EXIT_USAGE
+        print(f"{groups} group(s) of unanswered questions.", file=out if command == "group" else err)
+    if command == "unanswered":
+        _print_groups(records.groups(), out)
+    elif command == "votes":
+        _print_votes(records.votes(), out)
+    elif command == "export-nlu":
+        buffer = io.StringIO()
+        groups = records.export_nlu(buffer)
+        # Control characters written out, as everywhere else: they would steer a terminal and YAML refuses them.
+        text = visible_text(buffer.getvalue(), newlines=True)
+        if args.file == "-":
+            out.write(text)
+        else:
+            # Redacted, but still what visitors wrote: owner-only, like the CSV export.
+            with _open_private(args.file) as stream:
+                stream.write(text)
+            print(f"Wrote {groups} group(s) to {args.file} (readable only by you). Replace each to_label with "
+                  "an intent before copying it into data/nlu/.", file=err)
     return EXIT_OK
 
 

@@ -1,4 +1,5 @@
-"""The staff pages: sign-in, the callback list, one request, status changes and the CSV export.
+"""The staff pages: sign-in, the callback list, one request, status changes and the CSV export; and what visitors
+asked that the assistant could not answer, with the votes on its answers (/staff/learning).
 
 One blueprint serves every app; each app keeps its own sign-in state on `app.ctx` (see `add_staff_pages`).
 """
@@ -9,16 +10,19 @@ import io
 import logging
 import secrets
 import sys
-from datetime import datetime, timezone
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from functools import wraps
-from typing import Optional
+from typing import List, Optional, Tuple
 
 from sanic import Blueprint, Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, raw, redirect, text
 
+from bot.callbacks.dialling import dial_format, tel_href
 from bot.callbacks.notifications import count_undeliverable, undeliverable_warning
-from bot.callbacks.store import Status, StoreUnavailable, UnknownReference
+from bot.callbacks.store import Status, StoreUnavailable, UnknownReference, visible_text
 from bot.web.passwords import hash_password, is_valid_hash, verify_password
 from bot.web.rendering import render_html
 from bot.web.staff_sessions import (
@@ -64,6 +68,8 @@ def add_staff_pages(app: Sanic) -> None:
     app.ctx.staff_sessions = SessionStore(secret)
     app.ctx.login_throttle = LoginThrottle()
     app.ctx.staff_password_hash, app.ctx.staff_refusal = _password_hash_or_refusal(settings)
+    app.ctx.staff_grouping = None  # the run "Group new questions now" started, while it lasts
+    app.register_listener(_stop_grouping, "before_server_stop")
     if app.ctx.staff_refusal:
         log.error(app.ctx.staff_refusal)
     app.blueprint(staff)
@@ -256,7 +262,9 @@ async def staff_detail(request: Request, session: StaffSession, reference: str) 
     record = await asyncio.to_thread(_store(request).get, reference)
     if record is None:
         return _not_found(session)
-    return _page("staff_detail.html", session, record=record, next_steps=NEXT_STEPS[record.status])
+    # Shown as staff dial it, linked with the E.164 form the store keeps (tel: works from a softphone or a mobile).
+    return _page("staff_detail.html", session, record=record, next_steps=NEXT_STEPS[record.status],
+                 phone_shown=dial_format(record.phone), phone_href=tel_href(record.phone))
 
 
 @staff.post("/requests/<reference>/status")
@@ -288,3 +296,170 @@ async def staff_export(request: Request, session: StaffSession) -> HTTPResponse:
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="callbacks-{shown}-{stamp}.csv"'},
     )
+
+
+# --- what visitors asked: unanswered questions and answer votes -----------------------------------------------
+
+LEARNING_PATH = "/staff/learning"
+# How long the grouping button waits for its process before answering: under the app's 45-second response limit.
+# A slow run goes on in the background (up to grouping.GROUPING_TIMEOUT_S) and the page says so.
+GROUPING_WAIT_S = 35.0
+OTHERS_SHOWN = 20
+# Fixed texts chosen by a word in the address after "Group new questions now": nothing a visitor wrote.
+GROUPING_NOTICES = {
+    "done": "The new questions have been grouped.",
+    "running": "Grouping is still running (the sentence model takes a while to load). Reload this page in a minute.",
+    "failed": "The questions could not be grouped just now. Please try again later; if it keeps failing, tell "
+              "whoever looks after the assistant.",
+    "none": "There were no new questions to group.",
+}
+CHART_WIDTH = 200
+CHART_HEIGHT = 60
+CHART_BAR_AREA = 48  # the tallest bar; the rest of the height is for the week labels
+
+
+@dataclass(frozen=True)
+class WeekBars:
+    monday: date
+    helpful: int
+    unhelpful: int
+    x: int
+    helpful_height: int
+    unhelpful_height: int
+
+
+def staff_day(day: Optional[date]) -> str:
+    """"3 Mar 2025", as staff read a day (no leading zero; %-d is not portable)."""
+    return f"{day.day} {day.strftime('%b %Y')}" if day else "-"
+
+
+def wordings(texts: List[str]) -> List[Tuple[str, int]]:
+    """Each distinct wording with how many times it was asked, in the order first asked (the example first)."""
+    return list(Counter(texts).items())
+
+
+def week_bars(weeks: List[Tuple[date, int, int]]) -> List[WeekBars]:
+    """Where each week's two bars go in a chart CHART_WIDTH wide: helpful on the left, unhelpful on the right,
+    scaled so the answer's busiest week fills the chart (a week with votes always shows at least 2 pixels)."""
+    top = max([1] + [max(helpful, unhelpful) for _, helpful, unhelpful in weeks])
+    step = CHART_WIDTH // max(len(weeks), 1)
+
+    def height(votes: int) -> int:
+        return 0 if votes <= 0 else max(2, round(votes * CHART_BAR_AREA / top))
+
+    return [WeekBars(monday, helpful, unhelpful, index * step, height(helpful), height(unhelpful))
+            for index, (monday, helpful, unhelpful) in enumerate(weeks)]
+
+
+def _learning_records(request: Request):
+    records = request.app.ctx.learning_records
+    if records is None:
+        raise StoreUnavailable("no callback store is configured")
+    return records
+
+
+def _learning_unavailable(session: StaffSession) -> HTTPResponse:
+    return _message(
+        "What visitors asked is unavailable",
+        "The database could not be reached, so the questions and votes cannot be shown. Please try again in a "
+        "minute; if it keeps happening, tell whoever looks after the assistant.",
+        503,
+        session,
+    )
+
+
+def _grouping_task(app: Sanic) -> Optional[asyncio.Task]:
+    task = app.ctx.staff_grouping
+    return None if task is None or task.done() else task
+
+
+def _grouping_notice(request: Request) -> Optional[str]:
+    """What to say about the last press of "Group new questions now", if anything."""
+    task = request.app.ctx.staff_grouping
+    if task is not None and not task.done():
+        return GROUPING_NOTICES["running"]
+    said = request.args.get("grouped", "")
+    if said == "running" and task is not None:  # it has finished since: say how it went
+        said = "done" if not task.cancelled() and task.exception() is None and task.result() else "failed"
+    return GROUPING_NOTICES.get(said)
+
+
+@staff.get("/learning")
+@signin_required
+async def staff_learning(request: Request, session: StaffSession) -> HTTPResponse:
+    settings = request.app.ctx.settings
+    try:
+        records = _learning_records(request)
+        groups = await asyncio.to_thread(records.groups)
+        votes = await asyncio.to_thread(records.votes)
+    except StoreUnavailable:
+        return _learning_unavailable(session)
+    waiting = groups[-1] if groups and groups[-1].id is None else None
+    grouped = groups[:-1] if waiting else groups
+    return _page(
+        "staff_learning.html", session, current_page="learning", collecting=bool(settings.learning),
+        keep_days=settings.learning_days, groups=grouped, waiting=waiting, votes=votes,
+        notice=_grouping_notice(request),
+        others_shown=OTHERS_SHOWN, day=staff_day, wordings=wordings, week_bars=week_bars, chart_width=CHART_WIDTH,
+        chart_height=CHART_HEIGHT, bar_area=CHART_BAR_AREA,
+    )
+
+
+@staff.post("/learning/group")
+@signin_required
+async def staff_group_questions(request: Request, session: StaffSession) -> HTTPResponse:
+    if not form_token_matches(request, session):
+        return _message("Please try again", "That form had expired. Go back, reload the page and try again.",
+                        403, session)
+    try:
+        waiting = await asyncio.to_thread(_learning_records(request).ungrouped_count)
+    except StoreUnavailable:
+        return _learning_unavailable(session)
+    task = _grouping_task(request.app)
+    if task is None:
+        if not waiting:
+            return redirect(f"{LEARNING_PATH}?grouped=none", status=303)
+        from bot.learning.grouping import group_in_own_process
+
+        # One run at a time, however many people press the button; it outlives this request if it is slow.
+        task = request.app.ctx.staff_grouping = asyncio.get_running_loop().create_task(
+            group_in_own_process(request.app.ctx.settings.database_url))
+        log.info("Staff started grouping %d new question(s)", waiting)
+    try:
+        grouped = await asyncio.wait_for(asyncio.shield(task), GROUPING_WAIT_S)
+    except asyncio.TimeoutError:
+        return redirect(f"{LEARNING_PATH}?grouped=running", status=303)
+    except Exception as exc:  # noqa: BLE001  (the process could not even be started: said on the page)
+        log.error("Grouping could not be started (%s)", type(exc).__name__)
+        grouped = False
+    return redirect(f"{LEARNING_PATH}?grouped={'done' if grouped else 'failed'}", status=303)
+
+
+@staff.get("/learning/export.yml")
+@signin_required(csv=True)
+async def staff_learning_export(request: Request, session: StaffSession) -> HTTPResponse:
+    buffer = io.StringIO()
+    try:
+        await asyncio.to_thread(_learning_records(request).export_nlu, buffer)
+    except StoreUnavailable:
+        # Plain text, not a page: a browser must not save an HTML error as the .yml file.
+        return text("The database could not be reached. Please try again in a minute.\n", status=503)
+    # A control character in a kept question would make the file unreadable as YAML: written out instead.
+    return raw(
+        visible_text(buffer.getvalue(), newlines=True).encode("utf-8"),
+        content_type="application/yaml; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="unanswered-questions.yml"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def _stop_grouping(app: Sanic, loop) -> None:
+    task = _grouping_task(app)
+    if task is not None:
+        task.cancel()
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):
+            pass

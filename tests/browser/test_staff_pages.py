@@ -53,7 +53,8 @@ def test_staff_flow_by_keyboard_with_axe(new_page, staff_site, axe_source, artif
     page.get_by_role("link", name=reference).click()
     expect(page.get_by_role("heading", name=f"Request {reference}")).to_be_visible()
     expect(page.locator(".safety.unsafe")).to_contain_text("Not safe to identify")
-    expect(page.locator(".details")).to_contain_text("+447700900321")
+    expect(page.locator(".details")).to_contain_text("07700 900321")  # as staff dial it; stored as +447700900321
+    expect(page.get_by_role("link", name="07700 900321")).to_have_attribute("href", "tel:+447700900321")
     serious, result = run_axe(page, axe_source)
     (artifacts / "axe-staff-detail.json").write_text(json.dumps(result["violations"], indent=2))
     assert serious == []

@@ -92,8 +92,10 @@ def test_show_prints_everything_and_a_caution(db_url, store):
     reference = store.submit("a", DETAILS)
     result = staff(db_url, "show", reference[3:].lower())
     assert result.returncode == 0, result.stderr
-    for expected in (reference, NAME, PHONE, NOTE, "Weekday mornings", "Person harmed", "new"):
+    # The number as staff dial it; the store (and the CSV export) keep it as +447400123456.
+    for expected in (reference, NAME, "Phone:", "07400 123456", NOTE, "Weekday mornings", "Person harmed", "new"):
         assert expected in result.stdout
+    assert PHONE not in result.stdout
     assert "Do not leave a voicemail" in result.stdout
 
 
