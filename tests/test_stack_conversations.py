@@ -211,11 +211,11 @@ def test_visitors_can_rate_answers_and_unanswered_questions_are_kept_redacted(st
     assert all(set(m) <= {"text", "buttons", "answer"} for m in answered)
     vote = {"sender": sender, "answer": "faq/what_is_rj", "helpful": False}
     assert requests.post(stack.web_url + "/feedback", json=vote, timeout=10).status_code == 204
-    chat(sender, "blorp fizzwhack 07700 900357")  # nothing the assistant can answer, with a number in it
+    chat(sender, "blorp fizzwhack, Gethin told me to ask")  # nothing the assistant can answer, with a name
     privacy = " ".join(m.get("text", "") for m in chat(sender, "do you keep what i type"))
     assert "stays 30 days" in privacy
     kept = [(q.text, q.reason) for q in records.questions() if q.id not in before]
     store.close()
     assert ("whats restorative justice then", "unhelpful") in kept
-    assert any(reason in ("not_understood", "did_you_mean") and "[PHONE]" in text and "900357" not in text
+    assert any(reason in ("not_understood", "did_you_mean") and "[NAME]" in text and "Gethin" not in text
                for text, reason in kept), kept
