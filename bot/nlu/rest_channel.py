@@ -10,9 +10,9 @@ Same URL (/webhooks/rest/webhook) and same replies as Rasa's `rest` channel, wit
 - Every message of a reply says which response it came from (`utter_action`, as Rasa names it), so the
   website app can offer "was this helpful?" under FAQ answers and notice a question the assistant could
   not answer. The website app passes none of it on to the browser but an FAQ answer's id.
-- Every reply carries `X-RG-Rasa-Boot`, a random id made once per process, so the website app can tell
-  that Rasa restarted (and so forgot every conversation, which it keeps in memory only) between two
-  messages of a visitor.
+- Where conversations live in this process's memory, every reply carries `X-RG-Rasa-Boot`, a random id made
+  once per process, so the website app can tell that Rasa restarted (and so forgot every conversation)
+  between two messages of a visitor. With a shared store (Redis) nothing is forgotten, and no id is sent.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.core.tracker_store import InMemoryTrackerStore
 from sanic import Blueprint
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
@@ -64,10 +65,27 @@ class QuietRestInput(RestInput):
         webhook = super().blueprint(_quietly(on_new_message))
 
         @webhook.on_response
-        async def boot_id(request: Request, response: BaseHTTPResponse) -> None:  # noqa: ARG001
-            response.headers[BOOT_HEADER] = BOOT_ID
+        async def boot_id(request: Request, response: BaseHTTPResponse) -> None:
+            if conversations_die_with_this_process(request.app):
+                response.headers[BOOT_HEADER] = BOOT_ID
 
         return webhook
+
+
+def conversations_die_with_this_process(app) -> bool:
+    """True when conversations live in this Rasa process's memory (one machine), so that a restart loses them.
+
+    With a shared store (Redis, in the scaled set-up) a restart or another replica loses nothing, and the boot id
+    would only tell the website app, wrongly, that the conversation was lost.
+    """
+    store = getattr(getattr(app.ctx, "agent", None), "tracker_store", None)
+    # Rasa wraps the configured store (FailSafeTrackerStore, AwaitableTrackerStore) and keeps it as _tracker_store.
+    for _ in range(5):
+        inner = getattr(store, "_tracker_store", None)
+        if inner is None:
+            break
+        store = inner
+    return isinstance(store, InMemoryTrackerStore)
 
 
 class NamingCollector(CollectingOutputChannel):

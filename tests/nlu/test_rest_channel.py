@@ -7,6 +7,7 @@ the last drives the real stack (marked stack).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -19,6 +20,8 @@ import uuid
 import aiohttp
 import pytest
 from rasa.core.channels.channel import register
+from rasa.core.tracker_store import FailSafeTrackerStore, InMemoryTrackerStore, RedisTrackerStore
+from rasa.shared.core.domain import Domain
 from sanic import Sanic
 
 from bot.launcher import free_port
@@ -34,8 +37,10 @@ TYPED = (NAME, "Oakshott", PHONE, "1134960187", NOTE, "driving past")
 class StandInAgent:
     """Answers like Rasa's agent: "boom ..." fails, "hang ..." never finishes, anything else is echoed."""
 
-    def __init__(self) -> None:
+    def __init__(self, tracker_store=None) -> None:
         self.handled = 0
+        # As Rasa's agent holds it: the configured store inside Rasa's fail-safe wrapper.
+        self.tracker_store = FailSafeTrackerStore(tracker_store or InMemoryTrackerStore(Domain.empty()))
 
     async def handle_message(self, message) -> None:
         self.handled += 1
@@ -56,8 +61,14 @@ class StandInAgent:
 
 @pytest.fixture
 async def channel():
+    async with serve_channel(StandInAgent()) as served:
+        yield served
+
+
+@contextlib.asynccontextmanager
+async def serve_channel(agent):
     app = Sanic(f"channel-{uuid.uuid4().hex[:8]}", configure_logging=False)
-    app.ctx.agent = StandInAgent()
+    app.ctx.agent = agent
     register([QuietRestInput()], app, route="/webhooks/")
     port = free_port()
     server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False)
@@ -89,6 +100,14 @@ async def test_same_url_and_replies_as_rasas_rest_channel_with_the_boot_id(chann
     async with aiohttp.ClientSession() as session:
         async with session.get(url + "/") as health:
             assert health.status == 200 and health.headers[BOOT_HEADER] == BOOT_ID
+
+
+async def test_no_boot_id_where_conversations_are_shared_in_redis(redis_url):
+    """The scaled set-up: a restart or another replica loses nothing, so nothing may say it did."""
+    store = RedisTrackerStore(Domain.empty(), host="127.0.0.1", port=int(redis_url.rsplit(":", 1)[1].split("/")[0]))
+    async with serve_channel(StandInAgent(store)) as (url, _):
+        status, headers, _ = await post(url, {"sender": "visitor-r", "message": "hello"})
+    assert status == 200 and BOOT_HEADER not in headers
 
 
 async def test_each_message_names_the_response_it_came_from(channel):
