@@ -14,7 +14,7 @@ import functools
 import logging
 import os
 import stat
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import FrozenSet, Optional
 from urllib.parse import quote
@@ -42,6 +42,8 @@ __all__ = [
     "NotificationOutbox",
     "AnswerVotes",
     "UnansweredQuestion",
+    "claim_scheduled_run",
+    "release_scheduled_run",
     "DatabaseNotReady",
     "make_engine",
     "migrate",
@@ -169,6 +171,53 @@ class UnansweredQuestion(Base):
     # The id of the first question of its group of similar questions (bot/learning/grouping.py); NULL: not
     # grouped yet.
     group_id = Column(Integer, index=True)
+
+
+class ScheduledRun(Base):
+    __tablename__ = "scheduled_runs"
+
+    name = Column(String(40), primary_key=True)
+    last_started_at = Column(UTCDateTime)
+
+
+def claim_scheduled_run(engine: Engine, name: str, every: timedelta, now: Optional[datetime] = None) -> bool:
+    """True for exactly one caller once `every` has passed since the job last started, whichever replica asks.
+
+    One conditional UPDATE (or the first INSERT) decides: the database, not a clock in each process, so two
+    website apps never both run the daily purge.
+    """
+    from sqlalchemy import insert, or_, update
+    from sqlalchemy.exc import IntegrityError
+
+    now = now or utcnow()
+    with engine.begin() as connection:
+        claimed = connection.execute(
+            update(ScheduledRun)
+            .where(ScheduledRun.name == name,
+                   or_(ScheduledRun.last_started_at.is_(None), ScheduledRun.last_started_at <= now - every))
+            .values(last_started_at=now)
+        ).rowcount
+        if claimed:
+            return True
+        exists = connection.execute(
+            ScheduledRun.__table__.select().where(ScheduledRun.name == name)
+        ).first()
+        if exists:
+            return False
+        try:
+            with connection.begin_nested():
+                connection.execute(insert(ScheduledRun).values(name=name, last_started_at=now))
+        except IntegrityError:  # another replica inserted it first: theirs
+            return False
+        return True
+
+
+def release_scheduled_run(engine: Engine, name: str) -> None:
+    """After a failed run: due again at once, so the next look (by any replica) tries again."""
+    from sqlalchemy import update
+
+    with engine.begin() as connection:
+        connection.execute(update(ScheduledRun).where(ScheduledRun.name == name).values(last_started_at=None))
 
 
 def _prepare_sqlite_file(database: str) -> None:

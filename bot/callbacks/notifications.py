@@ -13,7 +13,6 @@ import asyncio
 import logging
 import smtplib
 import ssl
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -25,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.callbacks.db import NotificationOutbox, utcnow
+from bot.callbacks.db import NotificationOutbox, claim_scheduled_run, release_scheduled_run, utcnow
 from bot.callbacks.store import CallbackStore, StoreUnavailable
 from bot.settings import SmtpSettings
 
@@ -195,6 +194,10 @@ class Notifier:
     def _engine(self) -> Engine:
         return _engine_of(self._source)
 
+    def database(self) -> Engine:
+        """The outbox's database (raises StoreUnavailable when it cannot be opened)."""
+        return self._engine()
+
     def pending_count(self) -> int:
         """Emails still to be tried automatically (those given up on are count_undeliverable's)."""
         try:
@@ -280,6 +283,14 @@ class Notifier:
 
     def _claim(self, engine: Engine, row_id: int, now: datetime, on_demand: bool) -> bool:
         with Session(engine, future=True) as session, session.begin():
+            if engine.dialect.name == "postgresql":
+                # Another website app replica claiming this row right now holds its lock: skip it, do not wait.
+                free = session.execute(
+                    select(NotificationOutbox.id).where(NotificationOutbox.id == row_id)
+                    .with_for_update(skip_locked=True)
+                ).first()
+                if free is None:
+                    return False
             result = session.execute(
                 update(NotificationOutbox)
                 .where(
@@ -346,21 +357,36 @@ async def run_outbox_worker(
     silently stop notifications for the rest of the process's life. `clock` says what time it is for
     the retry delays (tests move it on instead of waiting).
     """
-    last_purge: Optional[float] = None
+    every = timedelta(seconds=purge_every_s)
     while True:
         if notifier.enabled:
             try:
                 await asyncio.to_thread(notifier.deliver_pending, clock())
             except Exception as exc:
                 log.error("Staff notification run failed (%s)", type(exc).__name__)
-        if purges and (last_purge is None or time.monotonic() - last_purge >= purge_every_s):
-            failed = False
-            for purge in purges:
-                try:
-                    await asyncio.to_thread(purge)
-                except Exception as exc:
-                    failed = True
-                    log.error("Purge of expired personal data failed (%s)", type(exc).__name__)
-            if not failed:
-                last_purge = time.monotonic()
+        if purges:
+            await _purge_if_due(notifier, purges, every)
         await asyncio.sleep(interval_s)
+
+
+async def _purge_if_due(notifier: Notifier, purges: Sequence[Callable[[], int]], every: timedelta) -> None:
+    """Runs the purges if they are due, in whichever website app replica asks first (the database decides)."""
+    try:
+        engine = notifier.database()
+        if not await asyncio.to_thread(claim_scheduled_run, engine, "purge", every):
+            return
+    except Exception as exc:
+        log.error("Could not tell whether the purge is due (%s)", type(exc).__name__)
+        return
+    failed = False
+    for purge in purges:
+        try:
+            await asyncio.to_thread(purge)
+        except Exception as exc:
+            failed = True
+            log.error("Purge of expired personal data failed (%s)", type(exc).__name__)
+    if failed:
+        try:
+            await asyncio.to_thread(release_scheduled_run, engine, "purge")
+        except Exception as exc:
+            log.error("Could not mark the purge as due again (%s)", type(exc).__name__)
