@@ -97,6 +97,8 @@ class Settings:
     # Behind a reverse proxy: how to find the visitor's address (Sanic's PROXIES_COUNT, REAL_IP_HEADER and
     # FORWARDED_SECRET). By default no forwarded header is trusted, so nobody can choose their own address.
     # RG_LEARNING=off: no answer votes and no unanswered questions are kept, and the privacy answer says so.
+    # Several website app replicas share their state (chat limits, staff sessions) in Redis; None: in process.
+    redis_url: Optional[str] = None
     learning: bool = True
     learning_days: int = LEARNING_DAYS
     proxies_count: int = 0
@@ -124,6 +126,9 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
             sender=env.get("RG_SMTP_FROM", "assistant@localhost").strip(),
             recipient=recipient,
         )
+    if (env.get("RG_REDIS_URL") or "").strip() and not env.get("RG_SECRET_KEY"):
+        # Every replica must sign and recognise the same staff cookies, and hash the same keys.
+        raise SettingsError("RG_SECRET_KEY must be set when RG_REDIS_URL is (the replicas share it)")
     web_port = _int(env, "RG_WEB_PORT", 8000, minimum=1)
     default_origin = f"http://127.0.0.1:{web_port}", f"http://localhost:{web_port}"
     return Settings(
@@ -142,6 +147,7 @@ def load_settings(env: Mapping[str, str] = os.environ) -> Settings:
         chat_limit_per_sender=_int(env, "RG_CHAT_LIMIT_PER_SENDER", CHAT_LIMIT_PER_SENDER, minimum=1),
         chat_limit_per_address=_int(env, "RG_CHAT_LIMIT_PER_ADDRESS", CHAT_LIMIT_PER_ADDRESS, minimum=1),
         chat_max_in_flight=_int(env, "RG_CHAT_MAX_IN_FLIGHT", CHAT_MAX_IN_FLIGHT, minimum=1),
+        redis_url=(env.get("RG_REDIS_URL") or "").strip() or None,
         learning=_bool(env, "RG_LEARNING", True),
         learning_days=_int(env, "RG_LEARNING_DAYS", LEARNING_DAYS, minimum=1),
         proxies_count=_int(env, "RG_PROXIES_COUNT", 0),

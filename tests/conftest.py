@@ -93,10 +93,13 @@ def conversation(stack) -> RestConversation:
 @pytest.fixture(scope="session")
 def postgresql():
     """A real PostgreSQL server on loopback (skipped where PostgreSQL is not installed), once per session."""
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    from bot.scaling import server_binary
+
     psycopg2 = pytest.importorskip("psycopg2")
-    if not (initdb and pg_ctl):
-        pytest.skip("PostgreSQL is not installed")
+    try:
+        initdb, pg_ctl = server_binary("initdb"), server_binary("pg_ctl")
+    except RuntimeError:
+        pytest.skip("PostgreSQL is not installed (make test-setup installs it)")
     # Not under pytest's own temporary directory, which only its owner can enter.
     run_as = []
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
@@ -130,3 +133,33 @@ def pg_url(postgresql):
     yield base.rsplit("/", 1)[0] + "/" + name
     admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
     admin.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    """A real Redis server from Debian's package on loopback, once per session."""
+    from bot.scaling import server_binary
+
+    try:
+        binary = server_binary("redis-server")
+    except RuntimeError:
+        pytest.skip("redis-server is not installed (make test-setup installs it)")
+    import redis
+
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                                "no", "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                redis.Redis(port=port, socket_timeout=1).ping()
+                break
+            except redis.exceptions.ConnectionError:
+                assert time.monotonic() < deadline, "Redis did not start"
+                time.sleep(0.1)
+        yield f"redis://127.0.0.1:{port}/2"
+    finally:
+        process.terminate()
+        process.wait(10)

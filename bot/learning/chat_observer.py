@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
-from typing import Callable, Dict, List, Optional
+from typing import List, Optional
 
 from bot.callbacks.store import StoreUnavailable
 from bot.learning.answers import ANSWER_ID, DID_YOU_MEAN, NOT_UNDERSTOOD, faq_answers
 from bot.learning.records import LearningRecords
 from bot.learning.redaction import redact
-from bot.web.chat_proxy import CONVERSATION_IDLE_S, RecentKeys
+from bot.web.chat_proxy import CONVERSATION_IDLE_S
+from bot.web.shared_state import LocalNotes
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +32,26 @@ MAX_RATEABLE_PER_VISITOR = 20
 
 
 class ChatObserver:
-    def __init__(self, records: Optional[LearningRecords], enabled: bool,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    """`in_callback` and `rateable` hold what is noted about a visitor for the hour a conversation lasts: in this
+    process by default, in Redis when replicas share the work (bot/web/shared_state.py)."""
+
+    def __init__(self, records: Optional[LearningRecords], enabled: bool, *, in_callback=None, rateable=None) -> None:
         self.records = records
         self.active = enabled and records is not None
-        self.clock = clock
-        self._in_callback: RecentKeys[bool] = RecentKeys(idle_s=CONVERSATION_IDLE_S)
+        # Visitor -> True once their conversation reached the callback form.
+        self._in_callback = in_callback or LocalNotes(CONVERSATION_IDLE_S)
         # Visitor -> {answer id: the question it answered, already redacted}. Only redacted text is held.
-        self._rateable: RecentKeys[Dict[str, str]] = RecentKeys(idle_s=CONVERSATION_IDLE_S)
+        self._rateable = rateable or LocalNotes(CONVERSATION_IDLE_S)
 
     async def relay(self, sender: str, text: str, messages: List[dict]) -> List[dict]:
         """The messages as the browser gets them; keeps what is to be kept on the way."""
         responses = [message.pop("utter_action", None) for message in messages]
         if not self.active:
             return messages
-        now = self.clock()
         if any(isinstance(name, str) and _FORM_RESPONSE.match(name) for name in responses):
-            self._in_callback.put(sender, True, now)
-            self._rateable.put(sender, {}, now)
-        in_callback = self._in_callback.get(sender, now) is not None
+            self._in_callback.put(sender, True)
+            self._rateable.put(sender, {})
+        in_callback = bool(self._in_callback.get(sender))
         typed = not text.startswith("/")  # button intents ("/request_callback") carry nothing to learn from
         if any(isinstance(name, str) and name.startswith("utter_emergency") for name in responses):
             return messages  # never kept, never rated: somebody may be in danger
@@ -62,9 +63,9 @@ class ChatObserver:
             ):
                 messages[index]["answer"] = answer
                 if typed and not in_callback:
-                    rateable = dict((self._rateable.get(sender, now) or (0, {}))[1])
+                    rateable = dict(self._rateable.get(sender) or {})
                     rateable[answer] = redact(text)
-                    self._rateable.put(sender, dict(list(rateable.items())[-MAX_RATEABLE_PER_VISITOR:]), now)
+                    self._rateable.put(sender, dict(list(rateable.items())[-MAX_RATEABLE_PER_VISITOR:]))
         reason = next((_NOT_ANSWERED[name] for name in responses if name in _NOT_ANSWERED), None)
         if reason and typed and not in_callback:
             await self._keep(text, reason, reason)
@@ -77,11 +78,10 @@ class ChatObserver:
         """
         assert self.records is not None and self.active
         await asyncio.to_thread(self.records.count_vote, answer, helpful)
-        now = self.clock()
-        remembered = self._rateable.get(sender, now)
-        question = remembered[1].get(answer) if remembered else None
-        if remembered and question is not None:
-            self._rateable.put(sender, {k: v for k, v in remembered[1].items() if k != answer}, now)
+        remembered = self._rateable.get(sender) or {}
+        question = remembered.get(answer)
+        if question is not None:
+            self._rateable.put(sender, {k: v for k, v in remembered.items() if k != answer})
         if not helpful and question:
             await self._keep(question, "unhelpful", answer)
 

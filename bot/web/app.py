@@ -94,12 +94,25 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0,
     app.ctx.settings = settings
     app.ctx.store = store
     app.ctx.rasa = chat_proxy.RasaClient(settings.rasa_url)
-    app.ctx.sender_limit = chat_proxy.RateLimit(settings.chat_limit_per_sender)
-    app.ctx.address_limit = chat_proxy.RateLimit(settings.chat_limit_per_address)
     app.ctx.turns = chat_proxy.SenderTurns()
     app.ctx.rasa_capacity = chat_proxy.RasaCapacity(settings.chat_max_in_flight)
     app.ctx.learning_records = LearningRecords(store, settings.learning_days) if store is not None else None
-    app.ctx.learning = ChatObserver(app.ctx.learning_records, settings.learning)
+    app.ctx.redis = None
+    if settings.redis_url:  # several replicas: what they must agree on lives in Redis
+        from bot.web import shared_state
+
+        app.ctx.redis = redis = shared_state.connect(settings.redis_url)
+        secret = (settings.secret_key or "").encode("utf-8")
+        app.ctx.sender_limit = shared_state.SharedRateLimit(redis, secret, "sender", settings.chat_limit_per_sender)
+        app.ctx.address_limit = shared_state.SharedRateLimit(redis, secret, "address",
+                                                             settings.chat_limit_per_address)
+        notes = {kind: shared_state.SharedNotes(redis, secret, kind, chat_proxy.CONVERSATION_IDLE_S)
+                 for kind in ("in_callback", "rateable")}
+    else:
+        app.ctx.sender_limit = chat_proxy.RateLimit(settings.chat_limit_per_sender)
+        app.ctx.address_limit = chat_proxy.RateLimit(settings.chat_limit_per_address)
+        notes = {}
+    app.ctx.learning = ChatObserver(app.ctx.learning_records, settings.learning, **notes)
     policy = OriginPolicy(settings.allowed_origins)
     static = _load_static()
 

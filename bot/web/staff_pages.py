@@ -65,8 +65,14 @@ def add_staff_pages(app: Sanic) -> None:
     if not settings.secret_key and settings.production:
         log.warning("RG_SECRET_KEY is not set: staff are signed out whenever the web server restarts")
     secret = (settings.secret_key or "").encode("utf-8") or secrets.token_bytes(32)
-    app.ctx.staff_sessions = SessionStore(secret)
-    app.ctx.login_throttle = LoginThrottle()
+    if getattr(app.ctx, "redis", None) is not None:
+        from bot.web.shared_state import SharedLoginThrottle, SharedSessionStore
+
+        app.ctx.staff_sessions = SharedSessionStore(app.ctx.redis, secret)
+        app.ctx.login_throttle = SharedLoginThrottle(app.ctx.redis, secret)
+    else:
+        app.ctx.staff_sessions = SessionStore(secret)
+        app.ctx.login_throttle = LoginThrottle()
     app.ctx.staff_password_hash, app.ctx.staff_refusal = _password_hash_or_refusal(settings)
     app.ctx.staff_grouping = None  # the run "Group new questions now" started, while it lasts
     app.register_listener(_stop_grouping, "before_server_stop")

@@ -1,7 +1,8 @@
 """Staff sessions, sign-in throttling, CSRF tokens and the cookies that carry them.
 
-Sessions live in this process's memory (one worker) behind a signed cookie, so signing out or restarting
-really ends them; a cookie copied elsewhere is useless once its session is gone.
+Sessions live in this process's memory behind a signed cookie, so signing out or restarting really ends them; a
+cookie copied elsewhere is useless once its session is gone. With several replicas they live in Redis instead
+(bot/web/shared_state.py).
 """
 from __future__ import annotations
 
@@ -50,14 +51,19 @@ class SessionStore:
     def cookie_value(self, session: StaffSession) -> str:
         return self._cookie.dumps(session.sid)
 
-    def lookup(self, cookie: Optional[str]) -> Optional[StaffSession]:
+    def _sid(self, cookie: Optional[str]) -> Optional[str]:
+        """The session id a cookie carries, if this server signed it."""
         if not cookie:
             return None
         try:
             sid = self._cookie.loads(cookie, max_age=self.idle_limit_s)
         except BadSignature:
             return None
-        session = self._sessions.get(sid) if isinstance(sid, str) else None
+        return sid if isinstance(sid, str) else None
+
+    def lookup(self, cookie: Optional[str]) -> Optional[StaffSession]:
+        sid = self._sid(cookie)
+        session = self._sessions.get(sid) if sid else None
         if session is None:
             return None
         now = time.monotonic()
