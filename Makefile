@@ -4,15 +4,15 @@ VENV := .venv/bin
 RASA := RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/rasa
 MODEL = $$($(VENV)/python -c 'from bot.nlu.training import model_path; print(model_path())')
 # What needs neither the trained model nor the sentence model nor a browser, and waits out no real timeouts.
-FAST := not stack and not browser and not model and not processes
+FAST := not stack and not browser and not model and not processes and not scale
 
 .PHONY: run test test-fast help setup setup-packages test-setup lint validate train test-stories test-python \
-	shell eval bench bench-quick bench-nlu load lock
+	shell eval bench bench-quick bench-nlu load lock test-scale run-scaled bench-scale
 
 run: setup  ## Start the assistant (action server, Rasa, website) on loopback
 	$(VENV)/python -m bot.launcher
 
-test: test-setup lint validate train test-stories test-python  ## Every check and test (what CI runs)
+test: test-setup lint validate train test-stories test-python test-scale  ## Every check and test (what CI runs)
 
 test-fast: setup-packages lint  ## The tests that need no model and no browser (under a minute)
 	$(VENV)/pytest -m "$(FAST)" -n 2
@@ -41,8 +41,14 @@ train: setup  ## Train the model if its inputs changed (models/<hash>.tar.gz)
 test-stories: train  ## Dialogue and NLU checks on the test stories with real user text
 	$(RASA) test core --model $(MODEL) --stories tests/ --out results/stories --fail-on-prediction-errors
 
-test-python: setup  ## pytest: every tier, the whole stack and the browser included
-	$(VENV)/pytest
+test-python: setup  ## pytest: every tier, the whole stack and the browser included (the scaled set-up apart)
+	$(VENV)/pytest -m "not scale"
+
+test-scale: test-setup train  ## The scaled set-up on this machine: Redis, PostgreSQL, nginx, two of everything
+	$(VENV)/pytest tests/scale -m scale
+
+run-scaled: test-setup train  ## The scaled set-up on this machine, to try by hand (two replicas behind nginx)
+	$(VENV)/python -m bot.scaling run --replicas 2
 
 shell: train  ## Chat in the terminal (starts the action server beside `rasa shell`)
 	@scripts/shell.sh
@@ -61,6 +67,9 @@ bench-quick: setup  ## A shorter benchmark run (about half an hour)
 
 load: train  ## 200 visitors asking for a callback for 2 minutes: every one confirmed once or told honestly
 	@bench/run.sh callbacks
+
+bench-scale: test-setup train  ## The same load on the scaled set-up with one and with two replicas
+	@bench/run.sh scale
 
 lock:  ## Rebuild requirements.lock from the current .venv
 	@{ head -n 2 requirements.lock; $(VENV)/pip freeze --exclude-editable | grep -v '^-e'; } > requirements.lock.new

@@ -100,6 +100,8 @@ class Stack:
     log_dir: Optional[Path] = None  # None: children write to this terminal
     # Rasa's HTTP API (conversation trackers) on loopback, behind this token; off unless a tool needs it.
     api_token: Optional[str] = None
+    # The endpoints file Rasa reads; None: endpoints.yml, with this stack's action server port.
+    endpoints: Optional[Path] = None
     # The secret Rasa sends the action server with every call; None: RG_ACTION_SERVER_TOKEN, or a new one.
     action_token: Optional[str] = field(default=None, repr=False)
     processes: Dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -141,6 +143,8 @@ class Stack:
         return env
 
     def _endpoints_file(self) -> Path:
+        if self.endpoints is not None:
+            return self.endpoints
         if self.ports.actions == 5055:
             return PROJECT_ROOT / "endpoints.yml"
         endpoints = (PROJECT_ROOT / "endpoints.yml").read_text().replace(
