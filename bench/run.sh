@@ -3,14 +3,15 @@
 #   bench/run.sh full    5 folds, load at 1/10/50 visitors for 60 s each, training times (about 1.5 hours on 2 cores)
 #   bench/run.sh quick   2 of the 5 folds, load at 1/10 visitors for 20 s each, no training times (about 30 min)
 #   bench/run.sh callbacks   200 visitors asking for a callback for 2 minutes: nobody left without an answer
+#   bench/run.sh scale   the scaled set-up with one and with two replicas, the same load (bench/scale_load.py)
 # Writes bench/results/report.md, summary.json and PNG charts, and prints the summary table.
 set -euo pipefail
 MODE="${1:-quick}"
 case "$MODE" in
   full) FOLDS=0,1,2,3,4; USERS=1,10,50; SECONDS_PER_RUN=60 ;;
   quick) FOLDS=0,1; USERS=1,10; SECONDS_PER_RUN=20 ;;
-  callbacks) ;;
-  *) echo "usage: bench/run.sh full|quick|callbacks" >&2; exit 2 ;;
+  callbacks|scale) ;;
+  *) echo "usage: bench/run.sh full|quick|callbacks|scale" >&2; exit 2 ;;
 esac
 TARGET="${BENCH_TARGET:-auto}"  # auto | chat | rest: which endpoint of the assistant the load goes to
 
@@ -67,6 +68,9 @@ setup_bench_venv
 mkdir -p "$WORK" "$ROOT/bench/results"
 if [ "$MODE" = callbacks ]; then
   exec "$MAIN_PY" bench/callback_load.py --work "$WORK/callback-load"
+fi
+if [ "$MODE" = scale ]; then
+  exec "$MAIN_PY" bench/scale_load.py --work "$WORK/scale"
 fi
 rm -rf "$WORK/quality" "$WORK/load" "$WORK/training"
 
