@@ -24,7 +24,7 @@ from typing import Callable, Dict, Iterator, List, Optional
 from aiosmtpd.controller import Controller
 from sanic import Sanic
 
-from bot.callbacks.store import CallbackDetails
+from bot.callbacks.store import CallbackDetails, CallbackStore
 from bot.launcher import free_port
 from bot.settings import Settings, SmtpSettings, load_settings
 
@@ -41,6 +41,15 @@ DETAILS = CallbackDetails(
     name=NAME, phone=PHONE, safe_to_identify=False, best_time=BEST_TIME, role="person_harmed", note=NOTE
 )
 PERSONAL = (NAME, "Quellwright", PHONE, "7400123456", "7400 123456", NOTE, "partner is often home")
+
+
+def stored_references(database_url: str) -> set:
+    """The references of every request in the database, read as staff would."""
+    store = CallbackStore(database_url)
+    try:
+        return {record.reference for record in store.list()}
+    finally:
+        store.close()
 
 
 def assert_no_personal_data(text: str) -> None:

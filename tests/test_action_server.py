@@ -24,10 +24,10 @@ import pytest
 from rasa.utils.endpoints import EndpointConfig
 from sanic.config import DEFAULT_CONFIG
 
-from bot.callbacks.store import CallbackStore
 from bot.launcher import free_port
 from bot.nlu import rasa_server
 from bot.settings import PROJECT_ROOT
+from support import stored_references
 
 PHONE, NAME = "+441134960175", "Ottoline Brackenbury"
 
@@ -98,33 +98,25 @@ def action_server(stack_database, tmp_path_factory) -> Iterator[ActionServer]:
     server.stop()
 
 
-def stored(database_url: str) -> set:
-    store = CallbackStore(database_url)
-    try:
-        return {record.reference for record in store.list()}
-    finally:
-        store.close()
-
-
 def test_health_is_open_and_says_only_ok(action_server):
     assert action_server.call("/health") == (200, {"status": "ok"})
 
 
 def test_without_the_token_nothing_is_run_or_stored(action_server, stack_database):
-    before = stored(stack_database)
+    before = stored_references(stack_database)
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": action_server.token},
                     {"Authorization": f"Basic {action_server.token}"}):
         refused = action_server.call("/webhook", submit_call(uuid.uuid4().hex), headers)
         assert refused == (401, {"error": "unauthorised"})
         assert action_server.call("/actions", None, headers)[0] == 401
-    assert stored(stack_database) == before
+    assert stored_references(stack_database) == before
 
 
 def test_with_the_token_a_request_is_stored(action_server, stack_database):
-    before = stored(stack_database)
+    before = stored_references(stack_database)
     status, reply = action_server.call("/webhook", submit_call(uuid.uuid4().hex), action_server.bearer)
     assert status == 200 and reply["responses"][0]["response"] == "utter_callback_saved"
-    [reference] = stored(stack_database) - before
+    [reference] = stored_references(stack_database) - before
     assert reply["responses"][0]["reference"] == reference
 
 

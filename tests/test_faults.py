@@ -25,10 +25,10 @@ from typing import Iterator, List, Tuple
 import pytest
 
 from bot import launcher
-from bot.callbacks.store import CallbackStore
 from bot.launcher import Ports, Stack, Supervisor
 from bot.nlu.rest_channel import BOOT_HEADER
 from bot.web.chat_proxy import UPSTREAM_TIMEOUT_S
+from support import stored_references
 
 # Answers 200 to every GET on the port it is given, and says when it starts (to its log).
 STAND_IN = """
@@ -163,14 +163,6 @@ def answers(url: str) -> bool:
         return False
 
 
-def stored(database_url: str) -> set:
-    store = CallbackStore(database_url)
-    try:
-        return {record.reference for record in store.list()}
-    finally:
-        store.close()
-
-
 @pytest.fixture(scope="module")
 def supervised(trained_model, stack_database, tmp_path_factory) -> Iterator[Stack]:
     stack = Stack(model=trained_model, ports=Ports.free(), env={"RG_DATABASE_URL": stack_database, "RG_SMTP_HOST": ""},
@@ -187,12 +179,12 @@ def supervised(trained_model, stack_database, tmp_path_factory) -> Iterator[Stac
 
 
 def finish_and_submit(visitor: Visitor, database_url: str) -> None:
-    before = stored(database_url)
+    before = stored_references(database_url)
     visitor.talk(FINISH)
     final = visitor.say("yes send it")[0]
     match = REFERENCE.search(final)
     assert match, final
-    assert stored(database_url) - before == {match.group(0)}
+    assert stored_references(database_url) - before == {match.group(0)}
 
 
 @pytest.mark.stack

@@ -14,7 +14,7 @@ import requests
 
 from bot.callbacks import cli
 from bot.callbacks.notifications import Notifier, undeliverable_warning
-from bot.callbacks.store import CallbackDetails, CallbackStore, has_hidden_characters, visible_text
+from bot.callbacks.store import CallbackDetails, has_hidden_characters, visible_text
 from bot.web.passwords import hash_password
 from support import DETAILS, NAME, PHONE, free_port, make_settings, serve_app, smtp_settings
 
@@ -29,18 +29,6 @@ HOSTILE = {
 # Every character that must never reach a terminal or a CSV file as itself.
 RAW = ("\x00", "\x1b", "\x07", "\x9b", "\u202e", "\u200b", "\r")
 PASSWORD = "control characters test phrase"
-
-
-@pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "callbacks.sqlite3"
-
-
-@pytest.fixture
-def store(db_path):
-    s = CallbackStore(f"sqlite:///{db_path}")
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -27,18 +27,6 @@ NOT_IN_EMAIL = PERSONAL + (BEST_TIME, "Person harmed")
 
 
 @pytest.fixture
-def db_path(tmp_path):
-    return tmp_path / "callbacks.sqlite3"
-
-
-@pytest.fixture
-def store(db_path):
-    s = CallbackStore(f"sqlite:///{db_path}")
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def server():
     s = SmtpServer()
     s.start()
