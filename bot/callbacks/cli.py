@@ -22,7 +22,7 @@ from datetime import date
 from typing import List, Optional, Sequence, TextIO
 
 from bot.callbacks.dialling import dial_format
-from bot.callbacks.staff_time import format_for_staff
+from bot.callbacks.staff_time import format_day_for_staff, format_for_staff
 from bot.callbacks.store import (
     CallbackRecord,
     CallbackStore,
@@ -103,12 +103,9 @@ def _print_record(r: CallbackRecord, out: TextIO) -> None:
         )
 
 
-def _day(day: Optional[date]) -> str:
-    return f"{day.day} {day.strftime('%b %Y')}" if day else "-"
-
-
 def _days(first: Optional[date], last: Optional[date]) -> str:
-    return _day(first) if not last or last == first else f"{_day(first)} to {_day(last)}"
+    day = format_day_for_staff
+    return day(first) if not last or last == first else f"{day(first)} to {day(last)}"
 
 
 def _print_wordings(label: str, wordings: List[tuple], out: TextIO) -> None:

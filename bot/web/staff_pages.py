@@ -22,6 +22,7 @@ from sanic.response import HTTPResponse, raw, redirect, text
 
 from bot.callbacks.dialling import dial_format, tel_href
 from bot.callbacks.notifications import count_undeliverable, undeliverable_warning
+from bot.callbacks.staff_time import format_day_for_staff
 from bot.callbacks.store import Status, StoreUnavailable, UnknownReference, visible_text
 from bot.web.passwords import hash_password, is_valid_hash, verify_password
 from bot.web.rendering import render_html
@@ -334,11 +335,6 @@ class WeekBars:
     unhelpful_height: int
 
 
-def staff_day(day: Optional[date]) -> str:
-    """"3 Mar 2025", as staff read a day (no leading zero; %-d is not portable)."""
-    return f"{day.day} {day.strftime('%b %Y')}" if day else "-"
-
-
 def wordings(texts: List[str]) -> List[Tuple[str, int]]:
     """Each distinct wording with how many times it was asked, in the order first asked (the example first)."""
     return list(Counter(texts).items())
@@ -406,8 +402,8 @@ async def staff_learning(request: Request, session: StaffSession) -> HTTPRespons
         "staff_learning.html", session, current_page="learning", collecting=bool(settings.learning),
         keep_days=settings.learning_days, groups=grouped, waiting=waiting, votes=votes,
         notice=_grouping_notice(request),
-        others_shown=OTHERS_SHOWN, day=staff_day, wordings=wordings, week_bars=week_bars, chart_width=CHART_WIDTH,
-        chart_height=CHART_HEIGHT, bar_area=CHART_BAR_AREA,
+        others_shown=OTHERS_SHOWN, day=format_day_for_staff, wordings=wordings, week_bars=week_bars,
+        chart_width=CHART_WIDTH, chart_height=CHART_HEIGHT, bar_area=CHART_BAR_AREA,
     )
 
 
