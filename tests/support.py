@@ -13,17 +13,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import io
 import json
+import os
+import subprocess
 import threading
 import time
 import urllib.request
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Dict, Iterator, List, Optional
+from unittest import mock
 
 from aiosmtpd.controller import Controller
 from sanic import Sanic
 
+from bot.callbacks import cli as staff_cli
 from bot.callbacks.store import CallbackDetails, CallbackStore
 from bot.launcher import free_port
 from bot.settings import Settings, SmtpSettings, load_settings
@@ -41,6 +46,33 @@ DETAILS = CallbackDetails(
     name=NAME, phone=PHONE, safe_to_identify=False, best_time=BEST_TIME, role="person_harmed", note=NOTE
 )
 PERSONAL = (NAME, "Quellwright", PHONE, "7400123456", "7400 123456", NOTE, "partner is often home")
+
+
+def run_staff_cli(db_url, *args, extra_env=None):
+    """The command line run in this process (as `rg-staff` runs it) with only the given RG_ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RG_")}
+    env["RG_DATABASE_URL"] = db_url
+    env.update(extra_env or {})
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ, env, clear=True), contextlib.redirect_stderr(err):
+        try:
+            code = staff_cli.run(list(args), out=out, err=err)
+        except SystemExit as exit_:  # argparse's usage errors
+            code = exit_.code
+    return subprocess.CompletedProcess(["rg-staff", *args], code, out.getvalue(), err.getvalue())
+
+
+# The callback form's questions, as a person sees them.
+FORM_QUESTIONS = {
+    "consent": "Is that OK?",
+    "name": "What name should the team ask for",
+    "phone": "Which UK phone number",
+    "voicemail": "is it safe to leave a voicemail",
+    "time": "When is a good time to call",
+    "role": "tell us who you are",
+    "note": "Anything short you'd like the team to know",
+    "summary": "Shall I send this to the team?",
+}
 
 
 def stored_references(database_url: str) -> set:

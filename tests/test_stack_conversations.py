@@ -12,21 +12,12 @@ from typing import List, Tuple
 import pytest
 
 from bot.callbacks.store import CallbackStore
+from support import FORM_QUESTIONS
 
 pytestmark = pytest.mark.stack
 
 REFERENCE = re.compile(r"\bRG-[A-Z0-9]{6}\b")
-# The form's questions, as a person sees them.
-ASKS = {
-    "consent": "Is that OK?",
-    "name": "What name should the team ask for",
-    "phone": "Which UK phone number",
-    "voicemail": "is it safe to leave a voicemail",
-    "time": "When is a good time to call",
-    "role": "tell us who you are",
-    "note": "Anything short you'd like the team to know",
-    "summary": "Shall I send this to the team?",
-}
+ASKS = FORM_QUESTIONS
 
 
 def talk(conversation, steps: List[Tuple[str, str]]) -> str:

@@ -204,14 +204,19 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0,
             headers["Retry-After"] = exc.retry_after
         return json(exc.body(), status=exc.status, headers=headers)
 
-    @app.post("/chat")
-    async def chat(request: Request) -> HTTPResponse:
+    def at_the_door(request: Request) -> Optional[HTTPResponse]:
+        """The refusal for a POST from a site that may not use the chat, or from an address sending too much."""
         if not policy.may_post(request.headers.get("origin"), request.headers.get("host")):
             return json({"error": "forbidden_origin", "message": "This site may not use the chat."}, status=403)
         # Every request counts against its address, well-formed or not, so a flood is cut before any work.
         wait_s = app.ctx.address_limit.take(client_address(request))
-        if wait_s:
-            return refuse(chat_proxy.TooFast(wait_s))
+        return refuse(chat_proxy.TooFast(wait_s)) if wait_s else None
+
+    @app.post("/chat")
+    async def chat(request: Request) -> HTTPResponse:
+        refused = at_the_door(request)
+        if refused is not None:
+            return refused
         try:
             body = request.json
         except InvalidUsage:
@@ -233,11 +238,9 @@ def create_app(settings, store=None, *, outbox_interval_s: float = 30.0,
     @app.post("/feedback")
     async def feedback(request: Request) -> HTTPResponse:
         """A "was this helpful?" vote from the widget: the answer's id and yes or no, counted per day."""
-        if not policy.may_post(request.headers.get("origin"), request.headers.get("host")):
-            return json({"error": "forbidden_origin", "message": "This site may not use the chat."}, status=403)
-        wait_s = app.ctx.address_limit.take(client_address(request))
-        if wait_s:
-            return refuse(chat_proxy.TooFast(wait_s))
+        refused = at_the_door(request)
+        if refused is not None:
+            return refused
         if not app.ctx.learning.active:
             return json({"error": "off", "message": "Answers are not being rated here."}, status=404,
                         headers={"Cache-Control": "no-store"})

@@ -1,4 +1,3 @@
-import contextlib
 import csv
 import io
 import os
@@ -8,15 +7,13 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
-from bot.callbacks import cli
 from bot.callbacks.db import utcnow
 from bot.callbacks.store import CallbackDetails, CallbackStore, Status
 from bot.settings import PROJECT_ROOT
-from support import DETAILS, NAME, NOTE, PHONE, SmtpServer, free_port
+from support import DETAILS, NAME, NOTE, PHONE, SmtpServer, free_port, run_staff_cli
 
 
 @pytest.fixture
@@ -31,18 +28,6 @@ def store(db_url):
     s.close()
 
 
-def staff(db_url, *args, extra_env=None):
-    """The command line run in this process (as `rg-staff` runs it) with only the given RG_ settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RG_")}
-    env["RG_DATABASE_URL"] = db_url
-    env.update(extra_env or {})
-    out, err = io.StringIO(), io.StringIO()
-    with mock.patch.dict(os.environ, env, clear=True), contextlib.redirect_stderr(err):
-        try:
-            code = cli.run(list(args), out=out, err=err)
-        except SystemExit as exit_:  # argparse's usage errors
-            code = exit_.code
-    return subprocess.CompletedProcess(["rg-staff", *args], code, out.getvalue(), err.getvalue())
 
 
 def test_the_module_and_the_installed_script_both_start_the_command_line(db_url, store):
@@ -61,7 +46,7 @@ def test_list_hides_names_and_numbers(db_url, store):
     second = store.submit("b", CallbackDetails("Sam", "+441452426900", True, "Any time"))
     store.set_status(first, Status.IN_PROGRESS)
 
-    result = staff(db_url, "list")
+    result = run_staff_cli(db_url, "list")
     assert result.returncode == 0, result.stderr
     assert result.stdout.index(second) < result.stdout.index(first)  # newest first
     assert "in progress" in result.stdout and "Person harmed" in result.stdout
@@ -69,19 +54,19 @@ def test_list_hides_names_and_numbers(db_url, store):
     for secret in (NAME, PHONE, "7400", "Sam", "+441452426900", NOTE):
         assert secret not in result.stdout + result.stderr
 
-    new_only = staff(db_url, "list", "--status", "new")
+    new_only = run_staff_cli(db_url, "list", "--status", "new")
     assert second in new_only.stdout and first not in new_only.stdout
 
 
 def test_list_when_empty(db_url):
-    assert staff(db_url, "migrate").returncode == 0
-    result = staff(db_url, "list")
+    assert run_staff_cli(db_url, "migrate").returncode == 0
+    result = run_staff_cli(db_url, "list")
     assert result.returncode == 0
     assert "No callback requests." in result.stdout
 
 
 def test_list_of_a_database_that_is_not_there_says_so_instead_of_showing_an_empty_list(db_url, tmp_path):
-    result = staff(db_url, "list")
+    result = run_staff_cli(db_url, "list")
     assert result.returncode == 3
     assert "No callback requests" not in result.stdout
     assert "does not exist" in result.stderr and "rg-staff migrate" in result.stderr
@@ -90,7 +75,7 @@ def test_list_of_a_database_that_is_not_there_says_so_instead_of_showing_an_empt
 
 def test_show_prints_everything_and_a_caution(db_url, store):
     reference = store.submit("a", DETAILS)
-    result = staff(db_url, "show", reference[3:].lower())
+    result = run_staff_cli(db_url, "show", reference[3:].lower())
     assert result.returncode == 0, result.stderr
     # The number as staff dial it; the store (and the CSV export) keep it as +447400123456.
     for expected in (reference, NAME, "Phone:", "07400 123456", NOTE, "Weekday mornings", "Person harmed", "new"):
@@ -101,13 +86,13 @@ def test_show_prints_everything_and_a_caution(db_url, store):
 
 def test_start_done_reopen(db_url, store):
     reference = store.submit("a", DETAILS)
-    result = staff(db_url, "start", reference)
+    result = run_staff_cli(db_url, "start", reference)
     assert (result.returncode, result.stdout.strip()) == (0, f"{reference} is now in progress.")
     assert store.get(reference).status is Status.IN_PROGRESS
-    result = staff(db_url, "done", reference.lower())
+    result = run_staff_cli(db_url, "done", reference.lower())
     assert (result.returncode, result.stdout.strip()) == (0, f"{reference} is now done.")
     assert store.get(reference).status is Status.DONE
-    result = staff(db_url, "reopen", reference)
+    result = run_staff_cli(db_url, "reopen", reference)
     assert (result.returncode, result.stdout.strip()) == (0, f"{reference} is now new.")
     assert store.get(reference).status is Status.NEW
 
@@ -115,7 +100,7 @@ def test_start_done_reopen(db_url, store):
 @pytest.mark.parametrize("command", ["show", "start", "done", "reopen"])
 @pytest.mark.parametrize("reference", ["RG-AAAAAA", "not-a-ref"])
 def test_unknown_reference_exits_1(db_url, store, command, reference):
-    result = staff(db_url, command, reference)
+    result = run_staff_cli(db_url, command, reference)
     assert result.returncode == 1
     assert "No callback request" in result.stderr or "not a callback reference" in result.stderr
     assert "Traceback" not in result.stderr
@@ -126,13 +111,13 @@ def test_export_to_stdout_and_to_private_file(db_url, store, tmp_path):
     store.submit("b", CallbackDetails("Sam", "+441452426900", True, "Any time"))
     store.set_status(reference, Status.DONE)
 
-    result = staff(db_url, "export")
+    result = run_staff_cli(db_url, "export")
     assert result.returncode == 0
     table = list(csv.DictReader(io.StringIO(result.stdout)))
     assert len(table) == 2
 
     output = tmp_path / "export.csv"
-    result = staff(db_url, "export", "--status", "done", "--output", str(output))
+    result = run_staff_cli(db_url, "export", "--status", "done", "--output", str(output))
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(os.stat(output).st_mode) == 0o600
     assert "Wrote 1 request(s)" in result.stderr
@@ -150,24 +135,24 @@ def test_purge_and_dry_run(db_url, store, tmp_path):
         conn.execute("UPDATE callback_requests SET created_at = ? WHERE reference = ?", (backdated, old))
     env = {"RG_RETENTION_DAYS": "30"}
 
-    result = staff(db_url, "purge", "--dry-run", extra_env=env)
+    result = run_staff_cli(db_url, "purge", "--dry-run", extra_env=env)
     assert result.returncode == 0
     assert "1 request(s) older than 30 days would" in result.stdout
     assert store.get(old).name == NAME
 
-    result = staff(db_url, "purge", extra_env=env)
+    result = run_staff_cli(db_url, "purge", extra_env=env)
     assert result.returncode == 0
     assert "Erased the details of 1 request(s) older than 30 days." in result.stdout
     assert store.get(old).purged and store.get(old).name is None
     assert store.get(recent).name == NAME
-    assert "details purged" in staff(db_url, "list").stdout
-    assert "purged on" in staff(db_url, "show", old).stdout
+    assert "details purged" in run_staff_cli(db_url, "list").stdout
+    assert "purged on" in run_staff_cli(db_url, "show", old).stdout
 
 
 def test_notify(db_url, store):
     reference = store.submit("a", DETAILS)
 
-    disabled = staff(db_url, "notify")
+    disabled = run_staff_cli(db_url, "notify")
     assert disabled.returncode == 0
     assert "disabled (RG_SMTP_HOST not set); 1 waiting" in disabled.stdout
 
@@ -178,14 +163,14 @@ def test_notify(db_url, store):
         "RG_SMTP_STARTTLS": "false",
         "RG_NOTIFY_TO": "staff@restorativegloucestershire.test",
     }
-    down = staff(db_url, "notify", extra_env=env)
+    down = run_staff_cli(db_url, "notify", extra_env=env)
     assert down.returncode == 3
     assert "Sent 0, failed 1, still waiting 1." in down.stdout
 
     server = SmtpServer(port)
     server.start()
     try:
-        up = staff(db_url, "notify", extra_env=env)
+        up = run_staff_cli(db_url, "notify", extra_env=env)
     finally:
         server.stop()
     assert up.returncode == 0, up.stderr
@@ -204,7 +189,7 @@ def test_emails_given_up_on_are_reported_by_list_and_sent_by_notify(db_url, stor
     for _ in range(MAX_ATTEMPTS):  # the worker's attempts, each once its delay has passed
         notifier.deliver_pending(now)
         now += timedelta(hours=1)
-    listed = staff(db_url, "list")
+    listed = run_staff_cli(db_url, "list")
     assert listed.returncode == 0 and reference in listed.stdout
     assert f"Warning: {undeliverable_warning(1)}" in listed.stderr
 
@@ -214,25 +199,25 @@ def test_emails_given_up_on_are_reported_by_list_and_sent_by_notify(db_url, stor
         "RG_SMTP_STARTTLS": "false",
         "RG_NOTIFY_TO": "staff@restorativegloucestershire.test",
     }
-    still_down = staff(db_url, "notify", extra_env=env)
+    still_down = run_staff_cli(db_url, "notify", extra_env=env)
     assert still_down.returncode == 3
     assert "failed 1" in still_down.stdout and undeliverable_warning(1) in still_down.stderr
 
     server = SmtpServer(port)
     server.start()
     try:
-        sent = staff(db_url, "notify", extra_env=env)
+        sent = run_staff_cli(db_url, "notify", extra_env=env)
     finally:
         server.stop()
     assert sent.returncode == 0, sent.stderr
     assert "Sent 1, failed 0, still waiting 0." in sent.stdout and "Warning" not in sent.stderr
     assert [m["Subject"] for m in server.messages] == [f"New callback request {reference}"]
-    assert "Warning" not in staff(db_url, "list").stderr
+    assert "Warning" not in run_staff_cli(db_url, "list").stderr
 
 
 def test_migrate_and_database_url_option(tmp_path):
     url = f"sqlite:///{tmp_path / 'other' / 'db.sqlite3'}"
-    result = staff("sqlite:////nonexistent-unused/ignored.sqlite3", "--database-url", url, "migrate")
+    result = run_staff_cli("sqlite:////nonexistent-unused/ignored.sqlite3", "--database-url", url, "migrate")
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout
     assert (tmp_path / "other" / "db.sqlite3").exists()
@@ -240,18 +225,18 @@ def test_migrate_and_database_url_option(tmp_path):
 
 
 def test_database_unavailable_exits_3():
-    result = staff("postgresql://u:p@127.0.0.1:1/x", "list")
+    result = run_staff_cli("postgresql://u:p@127.0.0.1:1/x", "list")
     assert result.returncode == 3
     assert "could not be opened" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_bad_configuration_exits_2(db_url):
-    result = staff(db_url, "list", extra_env={"RG_RETENTION_DAYS": "soon"})
+    result = run_staff_cli(db_url, "list", extra_env={"RG_RETENTION_DAYS": "soon"})
     assert result.returncode == 2
     assert "RG_RETENTION_DAYS" in result.stderr
 
 
 def test_usage_errors_exit_2(db_url):
-    assert staff(db_url).returncode == 2
-    assert staff(db_url, "list", "--status", "maybe").returncode == 2
+    assert run_staff_cli(db_url).returncode == 2
+    assert run_staff_cli(db_url, "list", "--status", "maybe").returncode == 2

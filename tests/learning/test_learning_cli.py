@@ -2,11 +2,8 @@
 `rg-staff` runs them (the same way as tests/callbacks/test_staff_cli.py)."""
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import stat
-import subprocess
 from datetime import timedelta
 from unittest import mock
 
@@ -14,11 +11,11 @@ import pytest
 import yaml
 from sqlalchemy.orm import Session
 
-from bot.callbacks import cli
 from bot.callbacks.db import UnansweredQuestion
 from bot.callbacks.store import CallbackStore
 from bot.learning.answers import answer_label
 from bot.learning.records import TO_LABEL, LearningRecords, today
+from support import run_staff_cli
 
 PRISON = ["can i do this if [NAME] is in prison", "what if he is locked up", "what if he is locked up"]
 COST = ["is there a fee", "how much do you charge"]
@@ -58,17 +55,6 @@ def records(store):
     return records
 
 
-def staff(db_url, *args, extra_env=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RG_")}
-    env["RG_DATABASE_URL"] = db_url
-    env.update(extra_env or {})
-    out, err = io.StringIO(), io.StringIO()
-    with mock.patch.dict(os.environ, env, clear=True), contextlib.redirect_stderr(err):
-        try:
-            code = cli.run(list(args), out=out, err=err)
-        except SystemExit as exit_:  # argparse's usage errors
-            code = exit_.code
-    return subprocess.CompletedProcess(["rg-staff", *args], code, out.getvalue(), err.getvalue())
 
 
 def day(d) -> str:
@@ -76,7 +62,7 @@ def day(d) -> str:
 
 
 def test_unanswered_lists_groups_largest_first_then_the_new_ones(db_url, records):
-    result = staff(db_url, "unanswered")
+    result = run_staff_cli(db_url, "unanswered")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.index("Group 1: asked 3 time(s)") < out.index(PRISON[0]) < out.index("Group 2: asked 2 time(s)")
@@ -92,21 +78,21 @@ def test_unanswered_lists_groups_largest_first_then_the_new_ones(db_url, records
 
 def test_visitor_text_cannot_drive_the_terminal(db_url, records):
     for args in (["unanswered"], ["export-nlu", "-"]):
-        result = staff(db_url, *args)
+        result = run_staff_cli(db_url, *args)
         assert result.returncode == 0, result.stderr
         assert "\x1b" not in result.stdout
         assert "what does \\x1b[2J this do" in result.stdout
 
 
 def test_unanswered_when_nothing_is_kept(db_url, store):
-    assert staff(db_url, "migrate").returncode == 0
-    result = staff(db_url, "unanswered")
+    assert run_staff_cli(db_url, "migrate").returncode == 0
+    result = run_staff_cli(db_url, "unanswered")
     assert (result.returncode, result.stdout.strip()) == (0, "No unanswered questions are kept.")
-    assert staff(db_url, "votes").stdout.strip() == "No answer has been rated yet."
+    assert run_staff_cli(db_url, "votes").stdout.strip() == "No answer has been rated yet."
 
 
 def test_votes_per_answer_most_unhelpful_first(db_url, records):
-    result = staff(db_url, "votes")
+    result = run_staff_cli(db_url, "votes")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["ANSWER", "HELPFUL", "UNHELPFUL"]
@@ -117,7 +103,7 @@ def test_votes_per_answer_most_unhelpful_first(db_url, records):
 
 def test_export_nlu_to_a_private_file_and_to_standard_output(db_url, records, tmp_path):
     target = tmp_path / "to-label.yml"
-    result = staff(db_url, "export-nlu", str(target))
+    result = run_staff_cli(db_url, "export-nlu", str(target))
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert f"Wrote 3 group(s) to {target}" in result.stderr
@@ -128,13 +114,13 @@ def test_export_nlu_to_a_private_file_and_to_standard_output(db_url, records, tm
     assert [item["examples"].splitlines() for item in data["nlu"]] == [
         [f"- {PRISON[0]}", f"- {PRISON[1]}"], [f"- {text}" for text in COST], ["- what does \\x1b[2J this do"]]
 
-    printed = staff(db_url, "export-nlu", "-")
+    printed = run_staff_cli(db_url, "export-nlu", "-")
     assert printed.returncode == 0
     assert printed.stdout == target.read_text(encoding="utf-8")
 
 
 def test_with_collection_switched_off_what_is_kept_is_still_shown(db_url, records):
-    result = staff(db_url, "unanswered", extra_env={"RG_LEARNING": "off"})
+    result = run_staff_cli(db_url, "unanswered", extra_env={"RG_LEARNING": "off"})
     assert result.returncode == 0
     assert "collection is switched off (RG_LEARNING=off)" in result.stderr
     assert PRISON[0] in result.stdout
@@ -142,21 +128,21 @@ def test_with_collection_switched_off_what_is_kept_is_still_shown(db_url, record
 
 def test_a_database_that_is_not_there_exits_3(db_url, tmp_path):
     for args in (["unanswered"], ["votes"], ["export-nlu", "-"], ["group"]):
-        result = staff(db_url, *args)
+        result = run_staff_cli(db_url, *args)
         assert result.returncode == 3, args
         assert "does not exist" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "var").exists()
 
 
 def test_database_unavailable_exits_3():
-    result = staff("postgresql://u:p@127.0.0.1:1/x", "votes")
+    result = run_staff_cli("postgresql://u:p@127.0.0.1:1/x", "votes")
     assert result.returncode == 3
     assert "could not" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_usage_errors_exit_2(db_url):
-    assert staff(db_url, "export-nlu").returncode == 2
-    assert staff(db_url, "unanswered", "--nope").returncode == 2
+    assert run_staff_cli(db_url, "export-nlu").returncode == 2
+    assert run_staff_cli(db_url, "unanswered", "--nope").returncode == 2
 
 
 @pytest.mark.model
@@ -166,7 +152,7 @@ def test_group_and_unanswered_group_regroup_with_the_sentence_model(db_url, stor
         records.keep_question(text, "not_understood")
     assert records.ungrouped_count() == 3
 
-    result = staff(db_url, "group")
+    result = run_staff_cli(db_url, "group")
     assert result.returncode == 0, result.stderr
     groups = records.groups()
     assert records.ungrouped_count() == 0
@@ -174,7 +160,7 @@ def test_group_and_unanswered_group_regroup_with_the_sentence_model(db_url, stor
     assert {"how much does it cost", "what does it cost"} <= set(groups[0].texts)
 
     records.keep_question("is it free", "not_understood")
-    shown = staff(db_url, "unanswered", "--group")
+    shown = run_staff_cli(db_url, "unanswered", "--group")
     assert shown.returncode == 0, shown.stderr
     assert "group(s) of unanswered questions." in shown.stderr
     assert "New, not grouped yet" not in shown.stdout and "is it free" in shown.stdout
@@ -183,14 +169,14 @@ def test_group_and_unanswered_group_regroup_with_the_sentence_model(db_url, stor
 def test_grouping_without_the_sentence_model_says_how_to_install_it(db_url, records):
     with mock.patch("bot.nlu.sentence_model.is_installed", return_value=False):
         for args in (["group"], ["unanswered", "--group"]):
-            result = staff(db_url, *args)
+            result = run_staff_cli(db_url, *args)
             assert result.returncode == 2, args
             assert "make setup" in result.stderr and result.stdout == ""
     assert records.ungrouped_count() == 1  # nothing changed
 
 
 def test_grouping_nothing_loads_no_model(db_url, store):
-    assert staff(db_url, "migrate").returncode == 0
+    assert run_staff_cli(db_url, "migrate").returncode == 0
     with mock.patch("bot.learning.grouping.sentence_encoder", side_effect=AssertionError("model loaded")):
-        result = staff(db_url, "group")
+        result = run_staff_cli(db_url, "group")
     assert (result.returncode, result.stdout.strip()) == (0, "0 group(s) of unanswered questions.")

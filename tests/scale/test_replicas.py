@@ -17,18 +17,10 @@ import requests
 
 from bot.callbacks.store import CallbackStore
 from scale.conftest import EXPIRY_S
+from support import FORM_QUESTIONS
 
 REFERENCE = re.compile(r"\bRG-[A-Z0-9]{6}\b")
-ASKS = {
-    "consent": "Is that OK?",
-    "name": "What name should the team ask for",
-    "phone": "Which UK phone number",
-    "voicemail": "is it safe to leave a voicemail",
-    "time": "When is a good time to call",
-    "role": "tell us who you are",
-    "note": "Anything short you'd like the team to know",
-    "summary": "Shall I send this to the team?",
-}
+ASKS = FORM_QUESTIONS
 FORM: List[Tuple[str, str]] = [
     ("could someone give me a ring please", "consent"),
     ("yes thats ok", "name"),
