@@ -47,14 +47,17 @@ class HealthCheck:
     path: str
     timeout_s: float
     failures: int  # failed checks in a row, once it has answered since starting, before it is replaced
+    # How long it may take to answer for the first time after starting before it is replaced: a process that
+    # hangs before its first check is not left for Rasa's whole loading time.
+    start_timeout_s: float = READY_TIMEOUT_S
 
 
 HEALTH_CHECKS = {
-    "actions": HealthCheck("/health", timeout_s=2.0, failures=3),
+    "actions": HealthCheck("/health", timeout_s=2.0, failures=3, start_timeout_s=30.0),
     # Rasa's event loop also runs the model, so under heavy load it can be slow to answer for a while, and
     # replacing it loses every conversation (they are kept in its memory only): it is given much longer.
     "rasa": HealthCheck("/", timeout_s=5.0, failures=6),
-    "web": HealthCheck("/healthz", timeout_s=3.0, failures=3),
+    "web": HealthCheck("/healthz", timeout_s=3.0, failures=3, start_timeout_s=30.0),
 }
 
 
@@ -266,7 +269,7 @@ class Stack:
                 if watch.answered and watch.failures >= HEALTH_CHECKS[name].failures:
                     self._kill(process)
                     self._schedule_restart(name, "stopped answering")
-                elif not watch.answered and time.monotonic() - watch.started_at > READY_TIMEOUT_S:
+                elif not watch.answered and time.monotonic() - watch.started_at > HEALTH_CHECKS[name].start_timeout_s:
                     self._kill(process)
                     self._schedule_restart(name, "did not start")
 

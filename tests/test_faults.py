@@ -87,6 +87,23 @@ def test_a_process_that_stops_answering_is_replaced(stand_in, caplog):
 
 
 @pytest.mark.processes
+def test_a_process_that_hangs_before_it_ever_answers_is_replaced_after_its_start_time(tmp_path, caplog,
+                                                                                     monkeypatch):
+    # Hung at once (before the supervisor's first check could see it answer): not left for Rasa's loading time.
+    monkeypatch.setitem(launcher.HEALTH_CHECKS, "actions", launcher.HealthCheck("/health", 1.0, 3, start_timeout_s=3))
+    stack = Stack(model=Path("unused"), ports=Ports.free(), log_dir=tmp_path)
+    stack._spawn("actions", [sys.executable, "-c", STAND_IN, str(stack.ports.actions)])
+    hung = stack.processes["actions"]
+    os.killpg(hung.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: stack.processes["actions"] is not hung and stack._watches["actions"].answered, 60,
+                 "the replacement", stack.supervise_once)
+        assert "The actions process did not start" in caplog.text
+    finally:
+        stack.stop()
+
+
+@pytest.mark.processes
 def test_a_process_that_keeps_stopping_stops_the_assistant(tmp_path, monkeypatch):
     monkeypatch.setattr(launcher, "RESTART_BACKOFF_S", (0.0, 0.0, 0.0))
     monkeypatch.setattr(launcher, "RESTARTS_PER_MINUTE", 3)
