@@ -14,7 +14,7 @@ run: setup  ## Start the assistant (action server, Rasa, website) on loopback
 
 test: test-setup lint validate train test-stories test-python test-scale  ## Every check and test (what CI runs)
 
-test-fast: setup-packages lint  ## The tests that need no model and no browser (under a minute)
+test-fast: setup-packages lint  ## The tests that need no model and no browser (about a minute)
 	$(VENV)/pytest -m "$(FAST)" -n 2
 
 help:  ## This list

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from bot.learning.redaction import PLACEHOLDERS, contains_personal_data, redact
 
 # Enough examples to find the odd one out, few enough that the file runs in seconds; nothing saved between runs.
-SOME = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+SOME = settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 # (id, message as a visitor might type it, values that must not survive, placeholders that must appear)
 PERSONAL = [
